@@ -1,0 +1,42 @@
+# Two commands matter (README.md): `make run` and `make test`. The rest are their steps.
+SHELL := /bin/bash
+VENV := .venv
+LAWLINE := $(VENV)/bin/lawline
+STAMP := $(VENV)/.bootstrapped
+
+.PHONY: run test setup corpus index lint typecheck postgres clean
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	scripts/bootstrap.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+corpus: setup
+	$(LAWLINE) corpus import
+
+index: corpus
+	$(LAWLINE) index build
+
+## make run: on a fresh machine, build the virtualenv, import the corpus, build the index, then serve.
+run: index
+	$(LAWLINE) search "在工地干活老板不给工钱" --top 5
+	@echo "make run: corpus imported and index built. (The WeChat/web server arrives with issue #3.)"
+
+## make test: everything make run sets up, a PostgreSQL server on loopback, then every test.
+test: setup
+	@pg_url=$$(scripts/postgres.sh start) && \
+	LAWLINE_TEST_POSTGRES_URL=$$pg_url $(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+postgres:
+	scripts/postgres.sh start
+
+clean:
+	scripts/postgres.sh stop
+	rm -rf var

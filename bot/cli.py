@@ -1,0 +1,300 @@
+"""The ``lawline`` command: corpus import, index build, search and benchmarks.
+
+Every command reads the settings once (``LAWLINE_*``), does its work, and exits non-zero with a one-line
+reason on failure. Heavy imports (torch, FAISS) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.settings import Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+
+class _Context:
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings()
+            except SettingsError as exc:
+                raise click.ClickException(f"bad setting {exc}") from exc
+            logging.basicConfig(level=self._settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+            for noisy in ("alembic", "sentence_transformers", "bm25s", "httpx", "jieba"):
+                logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        return self._settings
+
+    def sessions(self) -> Any:
+        from bot.db import make_engine, make_sessions, upgrade_schema
+
+        engine = make_engine(self.settings.database_url)
+        upgrade_schema(engine)
+        return make_sessions(engine)
+
+
+pass_context = click.make_pass_decorator(_Context, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Lawline: the 12348 public legal service assistant.
+
+    Settings come from LAWLINE_* environment variables (see README.md).
+    """
+
+
+# ---- database ----------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: _Context) -> None:
+    """Create or migrate the database schema to the newest version."""
+    from bot.db import make_engine, upgrade_schema
+
+    upgrade_schema(make_engine(ctx.settings.database_url))
+    click.echo("schema is up to date")
+
+
+# ---- corpus ------------------------------------------------------------------------------------
+@main.group()
+def corpus() -> None:
+    """Statutes, cases and answer cards (corpus/data)."""
+
+
+@corpus.command("import")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Delete documents whose file is gone (folder imports only).")
+@click.option("--verbose", "-v", is_flag=True, help="List every file and what happened to it.")
+@pass_context
+def corpus_import(ctx: _Context, path: Path | None, prune: bool, verbose: bool) -> None:
+    """Import statutes, cases and answer cards from PATH (default: LAWLINE_CORPUS_DIR).
+
+    Idempotent: unchanged files are skipped. A malformed file is reported with its line and nothing from it
+    is written; the other files still import. Exits 1 if any file failed.
+    """
+    from corpus import import_corpus
+
+    target = path or ctx.settings.corpus_dir
+    report = import_corpus(target, ctx.sessions(), prune=prune)
+    if verbose:
+        for outcome in ("added", "updated", "removed"):
+            for name in getattr(report, outcome):
+                click.echo(f"{outcome:9} {name}")
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for error in report.failed:
+        click.echo(f"error: {error}", err=True)
+    click.echo(f"corpus import: {report.summary()}")
+    if report.failed:
+        sys.exit(1)
+
+
+@corpus.command("check")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def corpus_check(path: Path) -> None:
+    """Parse PATH (a file or folder) without writing anything, and show what would be imported."""
+    from corpus.cards import parse_card
+    from corpus.cases import parse_case
+    from corpus.errors import CorpusError
+    from corpus.importer import _collect
+
+    files, errors = _collect(path)
+    for kind, file in files:
+        try:
+            if kind == "statute":
+                from corpus.statutes import parse_statute
+
+                statute = parse_statute(file)
+                m = statute.meta
+                click.echo(f"ok statute {m.title} ({m.short_name}; {m.level}; {m.region}; effective {m.effective}; "
+                           f"{len(statute.articles)} articles)")
+                for warning in statute.warnings:
+                    click.echo(f"   warning: {warning}")
+            elif kind == "case":
+                case = parse_case(file)
+                click.echo(f"ok case {case.title} ({case.topic}; {len(case.sections)} sections)")
+            else:
+                card = parse_card(file)
+                click.echo(f"ok card {card.id} ({card.topic}; {len(card.citations)} citations)")
+        except CorpusError as exc:
+            errors.append(exc)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        sys.exit(1)
+
+
+# ---- index -------------------------------------------------------------------------------------
+@main.group()
+def index() -> None:
+    """The hybrid retrieval index (BM25 + embeddings in FAISS)."""
+
+
+@index.command("build")
+@click.option("--full", is_flag=True, help="Re-encode every document instead of only new or changed ones.")
+@pass_context
+def index_build(ctx: _Context, full: bool) -> None:
+    """Build the index from the imported corpus (incremental by default), with a progress bar."""
+    from tqdm import tqdm
+
+    from bot.indexing import build_index
+    from retrieval.dense import load_encoder
+
+    settings = ctx.settings
+    sessions = ctx.sessions()
+    encoder = load_encoder(settings.embedding_model)
+    bar = tqdm(total=0, unit="doc", desc="encoding", disable=None)
+
+    def set_total(total: int) -> None:
+        bar.total = total
+        bar.refresh()
+
+    result = build_index(
+        sessions, settings.index_dir, encoder, settings.embedding_model, incremental=not full,
+        batch_size=settings.embedding_batch_size, progress=bar.update, on_total=set_total,
+    )
+    bar.close()
+    s, cal = result.stats, result.calibration
+    click.echo(
+        f"index built: {s.documents} documents ({s.encoded} encoded, {s.reused} reused, {s.removed} removed) "
+        f"in {s.seconds:.1f}s; model {settings.embedding_model}; corpus {result.index.manifest.corpus_version}"
+    )
+    click.echo(f"confidence calibration: {cal['questions']} questions, {cal['examples']} hits, brier {cal['brier']}")
+    for row in cal["reliability"]:
+        click.echo(f"  predicted {row['bin']}: n={row['n']} mean {row['predicted']} observed {row['observed']}")
+
+
+@index.command("status")
+@pass_context
+def index_status(ctx: _Context) -> None:
+    """Show what the saved index was built from, and whether the corpus changed since."""
+    from bot.indexing import corpus_documents
+    from retrieval.index import IndexError_, RetrievalIndex
+
+    try:
+        idx = RetrievalIndex.load(ctx.settings.index_dir)
+    except IndexError_ as exc:
+        raise click.ClickException(str(exc)) from exc
+    m = idx.manifest
+    with ctx.sessions()() as session:
+        _, version = corpus_documents(session)
+    click.echo(f"documents {len(idx.documents)}; model {m.model} ({m.dimension} dims); built {m.built_at}")
+    click.echo(f"corpus version {m.corpus_version} ({'current' if version == m.corpus_version else 'STALE: ' + version})")
+
+
+# ---- search ------------------------------------------------------------------------------------
+def _parse_day(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD") from None
+
+
+@main.command()
+@click.argument("query")
+@click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="How many hits.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (hits with citations and scores).")
+@click.option("--region", help="A province, e.g. 山东省: its local rules and national law.")
+@click.option("--law", help="Only this law (full title or short name).")
+@click.option("--level", multiple=True, help="Only these levels (law, judicial_interpretation, …).")
+@click.option("--kind", multiple=True, type=click.Choice(["article", "case", "card"]), help="Only these kinds.")
+@click.option("--on", "on", callback=_parse_day, help="Law in force on this date (default today).")
+@pass_context
+def search(ctx: _Context, query: str, top: int, as_json: bool, region: str | None, law: str | None,
+           level: tuple[str, ...], kind: tuple[str, ...], on: dt.date | None) -> None:
+    """Search statutes, cases and answer cards for QUERY and print cited hits with scores."""
+    from bot.indexing import open_retriever
+    from retrieval.documents import Filters
+    from retrieval.index import IndexError_
+
+    try:
+        retriever = open_retriever(ctx.settings.index_dir, ctx.settings.embedding_model)
+    except IndexError_ as exc:
+        raise click.ClickException(str(exc)) from exc
+    filters = Filters(region=region, law=law, levels=frozenset(level) or None, kinds=frozenset(kind) or None, on=on)
+    hits = retriever.search(query, k=top, filters=filters)
+    if as_json:
+        click.echo(json.dumps({"query": query, "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo("没有找到相关的法条或案例。")
+        return
+    for hit in hits:
+        doc = hit.document
+        click.echo(f"{hit.rank}. {doc.citation}  [{doc.kind}] score {hit.score:.3f} "
+                   f"(bm25 {hit.sparse_score:.2f}, dense {hit.dense_score:.2f}) confidence {hit.confidence:.2f}")
+        if doc.place:
+            click.echo(f"   {doc.place}")
+        for line in doc.text.splitlines()[:6]:
+            click.echo(f"   {line}")
+        if doc.cites:
+            click.echo(f"   依据：{'、'.join(doc.cites)}")
+
+
+# ---- benchmarks --------------------------------------------------------------------------------
+@main.group()
+def bench() -> None:
+    """Speed and quality benchmarks (results go to docs/BENCHMARKS.md)."""
+
+
+@bench.command("retrieval")
+@click.option("--corpus", "corpus_file", required=True, type=click.Path(exists=True, path_type=Path),
+              help='JSONL lines {"id", "law", "article_no", "text"}.')
+@click.option("--queries", "queries_file", required=True, type=click.Path(exists=True, path_type=Path),
+              help='JSONL lines {"id", "query", "relevant": [ids]}.')
+@click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the metrics.")
+@click.option("--model", help="Embedding model (default LAWLINE_EMBEDDING_MODEL).")
+@pass_context
+def bench_retrieval(ctx: _Context, corpus_file: Path, queries_file: Path, top: int, as_json: bool,
+                    model: str | None) -> None:
+    """Index a corpus with the production pipeline and report recall@k, MRR@10, latency, build time, RSS."""
+    from tqdm import tqdm
+
+    from bot.benchmarks import load_bench_corpus
+    from bot.indexing import DEFAULT_FUSION, analyzer_info
+    from retrieval.bench import BenchError, load_queries, run_retrieval_bench
+    from retrieval.dense import load_encoder
+    from retrieval.text import load_analyzer
+
+    model_id = model or ctx.settings.embedding_model
+    try:
+        docs = load_bench_corpus(corpus_file)
+        queries = load_queries(queries_file)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    encoder = load_encoder(model_id)
+    with tqdm(total=len(docs), unit="doc", desc="encoding", disable=None) as bar:
+        result = run_retrieval_bench(
+            docs, queries, encoder, model_id, load_analyzer(), analyzer_info(), top=top, fusion=DEFAULT_FUSION,
+            batch_size=ctx.settings.embedding_batch_size, progress=bar.update,
+        )
+    click.echo(f"model {model_id}; {int(result['documents'])} documents, {int(result['queries'])} queries")
+    for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10"):
+        click.echo(f"{key:10} {result[key]:.4f}")
+    click.echo(f"latency    p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
+    click.echo(f"build      {result['index_build_s']:.1f} s; peak RSS {result['peak_rss_mb']:.0f} MB")
+    if as_json:
+        keys = ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "p50_ms", "p95_ms", "index_build_s",
+                "peak_rss_mb")
+        click.echo(json.dumps({k: round(result[k], 4) for k in keys}))

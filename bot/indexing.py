@@ -1,0 +1,183 @@
+"""Turn the corpus tables into retrieval documents, build/load the index, and calibrate confidence."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from corpus.models import AnswerCard, Article, Case
+from corpus.repository import CorpusRepository
+from retrieval.calibration import CalibrationQuestion, fit_calibration
+from retrieval.dense import Encoder, load_encoder
+from retrieval.documents import Document
+from retrieval.index import BuildStats, IndexError_, RetrievalIndex
+from retrieval.retriever import FusionConfig, Retriever
+from retrieval.text import DATA_DIR, LegalAnalyzer, load_analyzer
+
+__all__ = ["DEFAULT_FUSION", "BuildResult", "analyzer_info", "build_index", "corpus_documents", "open_retriever"]
+
+log = logging.getLogger(__name__)
+
+# Chosen by `lawline bench retrieval` (docs/BENCHMARKS.md).
+DEFAULT_FUSION = FusionConfig(
+    method="linear",
+    dense_weight=0.3,
+    expansion_weight=0.5,
+    level_weights=(
+        ("law", 1.0),
+        ("judicial_interpretation", 0.9),
+        ("administrative_regulation", 0.8),
+        ("departmental_rule", 0.7),
+        ("normative_document", 0.7),
+        ("local_regulation", 0.6),
+    ),
+)
+
+
+def analyzer_info(data_dir: Path = DATA_DIR) -> dict[str, Any]:
+    """Fingerprint of the editable tables, recorded in the manifest."""
+    digest = hashlib.sha256()
+    for name in ("legal_terms.txt", "colloquial.tsv", "stopwords.txt"):
+        digest.update((data_dir / name).read_bytes())
+    return {"tables": digest.hexdigest()[:16], "bigrams": True}
+
+
+def _article_document(article: Article) -> Document:
+    law = article.law
+    ends = [d for d in (law.superseded_on, law.repealed) if d is not None]
+    return Document(
+        id=f"{law.source_file}#{article.label}",
+        kind="article",
+        title=law.title,
+        citation=f"《{law.title}》{article.label}",
+        text=article.text,
+        label=article.label,
+        place=" ".join(article.path),
+        law=law.title,
+        short_name=law.short_name,
+        level=law.level,
+        region=law.region,
+        locality=law.locality,
+        effective=law.effective,
+        ends=min(ends) if ends else None,
+    )
+
+
+def _case_document(case: Case) -> Document:
+    number = f"（{case.case_number}）" if case.case_number else ""
+    summary = case.holding or case.facts
+    return Document(
+        id=f"case:{case.slug}",
+        kind="case",
+        title=case.title,
+        citation=f"《{case.title}》{number}",
+        text=summary[:1500],
+        label=case.case_number or "",
+        place=case.collection,
+        topic=case.topic,
+        level="case",
+        extra={"court": case.court, "date": case.date.isoformat() if case.date else None},
+    )
+
+
+def _card_document(card: AnswerCard) -> Document:
+    cites = tuple(f"《{c.law_title}》{c.article_label}" for c in card.citations)
+    return Document(
+        id=f"card:{card.slug}",
+        kind="card",
+        title=card.title,
+        citation=f"答问卡片：{card.title}",
+        text="\n".join([card.answer, *card.questions]),
+        topic=card.topic,
+        level="card",
+        cites=cites,
+        extra={"next_steps": card.next_steps, "where_to_go": card.where_to_go, "version": card.version},
+    )
+
+
+def corpus_documents(session: Session) -> tuple[list[Document], str]:
+    """Every article, case and card as a retrieval document, with the corpus version."""
+    repo = CorpusRepository(session)
+    docs = [_article_document(a) for a in repo.iter_articles()]
+    docs += [_case_document(c) for c in repo.cases()]
+    docs += [_card_document(c) for c in repo.cards()]
+    return docs, repo.corpus_version()
+
+
+def _calibration_questions(session: Session, documents: list[Document]) -> list[CalibrationQuestion]:
+    """Each card question, with the articles the card cites (in force today) as the answer."""
+    by_citation: dict[str, str] = {}
+    for doc in documents:
+        if doc.kind == "article" and doc.ends is None:
+            by_citation[doc.citation] = doc.id
+    questions = []
+    for card in CorpusRepository(session).cards():
+        relevant = frozenset(
+            by_citation[c] for c in (f"《{x.law_title}》{x.article_label}" for x in card.citations) if c in by_citation
+        )
+        if relevant:
+            questions.extend(CalibrationQuestion(q, relevant) for q in [card.title, *card.questions])
+    return questions
+
+
+@dataclass
+class BuildResult:
+    index: RetrievalIndex
+    stats: BuildStats
+    calibration: dict[str, Any]
+
+
+def build_index(
+    sessions: sessionmaker[Session],
+    index_dir: Path,
+    encoder: Encoder,
+    model_id: str,
+    *,
+    incremental: bool = True,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> BuildResult:
+    """Build (or update) the index from the database, calibrate it and save it atomically."""
+    analyzer = load_analyzer()
+    with sessions() as session:
+        documents, version = corpus_documents(session)
+        questions = _calibration_questions(session, documents)
+    if not documents:
+        raise IndexError_("the corpus is empty; run `lawline corpus import` first")
+    previous = None
+    if incremental and (index_dir / "manifest.json").is_file():
+        try:
+            previous = RetrievalIndex.load(index_dir)
+        except IndexError_ as exc:
+            log.warning("previous index unusable, rebuilding in full: %s", exc)
+    if on_total is not None:
+        known = previous.manifest.ids if previous is not None and previous.manifest.model == model_id else {}
+        on_total(sum(1 for d in documents if known.get(d.id, (0, ""))[1] != d.fingerprint))
+    index, stats = RetrievalIndex.build(
+        documents, encoder, model_id, analyzer, analyzer_info(), version,
+        previous=previous, batch_size=batch_size, progress=progress,
+    )
+    calibration = fit_calibration(Retriever(index, encoder, analyzer, DEFAULT_FUSION), questions)
+    index.manifest.calibration = calibration
+    index.save(index_dir)
+    return BuildResult(index, stats, calibration)
+
+
+def open_retriever(index_dir: Path, model_id: str, encoder: Encoder | None = None) -> Retriever:
+    """Load the saved index for serving or searching; refuse one built with another encoder."""
+    index = RetrievalIndex.load(index_dir)
+    if index.manifest.model != model_id:
+        raise IndexError_(
+            f"the index was built with {index.manifest.model!r} but LAWLINE_EMBEDDING_MODEL is {model_id!r}; "
+            "run `lawline index build`"
+        )
+    if not index.manifest.calibration.get("coef"):
+        log.warning("index has no confidence calibration; confidences are uncalibrated rank scores")
+    return Retriever(index, encoder if encoder is not None else load_encoder(model_id), load_analyzer(), DEFAULT_FUSION)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Install (Debian's postgresql package) and run a throwaway PostgreSQL server on loopback for the tests.
+#
+#   scripts/postgres.sh start   install if needed, init var/postgres, start on 127.0.0.1:$LAWLINE_PG_PORT
+#   scripts/postgres.sh url     print the SQLAlchemy URL of the test database
+#   scripts/postgres.sh stop    stop the server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port="${LAWLINE_PG_PORT:-55432}"
+data="$PWD/var/postgres"
+url="postgresql+psycopg://lawline:lawline@127.0.0.1:${port}/lawline_test"
+
+bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+install() {
+    if [ -z "$(bindir)" ]; then
+        echo "postgres: installing Debian's postgresql package" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq postgresql >/dev/null
+    fi
+}
+
+start() {
+    install
+    local bin; bin="$(bindir)"
+    mkdir -p "$data"
+    [ "$(id -u)" = 0 ] && chown postgres "$data" && chmod 700 "$data"
+    if [ ! -f "$data/PG_VERSION" ]; then
+        as_postgres "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    fi
+    if ! as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k /tmp -c fsync=off" start >/dev/null
+    fi
+    local psql=("$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA)
+    if [ -z "$("${psql[@]}" -c "select 1 from pg_roles where rolname='lawline'")" ]; then
+        "${psql[@]}" -c "create role lawline login password 'lawline' createdb"
+    fi
+    if [ -z "$("${psql[@]}" -c "select 1 from pg_database where datname='lawline_test'")" ]; then
+        "${psql[@]}" -c "create database lawline_test owner lawline encoding 'UTF8' template template0"
+    fi
+    echo "$url"
+}
+
+stop() {
+    local bin; bin="$(bindir)"
+    [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null || true
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop) stop ;;
+    url) echo "$url" ;;
+    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+esac
