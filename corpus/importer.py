@@ -9,7 +9,7 @@ in the same run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -162,12 +162,14 @@ def import_corpus(
             continue
         getattr(report, outcome).append(key)
     if prune and target.is_dir():
-        report.removed.extend(_prune(sessions, seen, _present_kinds(files)))
+        report.removed.extend(_prune(sessions, seen, _kinds_in_scope(target)))
     return report
 
 
-def _present_kinds(files: Iterable[tuple[Kind, Path]]) -> set[Kind]:
-    return {kind for kind, _ in files}
+def _kinds_in_scope(target: Path) -> set[Kind]:
+    """Kinds a folder import speaks for: its own kind folder, or the kind folders it contains."""
+    own = {kind for kind, folder in _KIND_DIRS.items() if target.name == folder}
+    return own or {kind for kind, folder in _KIND_DIRS.items() if (target / folder).is_dir()}
 
 
 def _prune(sessions: sessionmaker[Session], seen: set[str], kinds: set[Kind]) -> list[str]:

@@ -69,6 +69,9 @@ class DenseIndex:
     def empty(cls, dimension: int) -> DenseIndex:
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)))
 
+    def copy(self) -> DenseIndex:
+        return DenseIndex(faiss.clone_index(self.index))
+
     @property
     def dimension(self) -> int:
         return int(self.index.d)

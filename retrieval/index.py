@@ -118,7 +118,8 @@ class RetrievalIndex:
             log.info("embedding model changed (%s -> %s): full rebuild", previous.manifest.model, model_id)
             previous = None
         if previous is not None:
-            dense, ids, next_id = previous.dense, dict(previous.manifest.ids), previous.manifest.next_id
+            # Work on a copy: the previous index may be serving searches while this one is built.
+            dense, ids, next_id = previous.dense.copy(), dict(previous.manifest.ids), previous.manifest.next_id
         else:
             dense, ids, next_id = DenseIndex.empty(dimension_of(encoder)), {}, 1
         gone = [ids.pop(doc_id)[0] for doc_id in list(ids) if doc_id not in seen]

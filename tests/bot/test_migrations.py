@@ -1,0 +1,19 @@
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from bot.db import schema_is_current, upgrade_schema
+from corpus.models import CorpusBase
+
+
+def test_upgrade_creates_the_schema_and_is_idempotent(engine):
+    assert schema_is_current(engine)
+    upgrade_schema(engine)  # second run is a no-op
+    tables = set(inspect(engine).get_table_names())
+    assert {"laws", "articles", "cases", "answer_cards", "card_citations", "alembic_version"} <= tables
+
+
+def test_migrations_match_the_models(engine):
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), CorpusBase.metadata)
+    assert diff == []

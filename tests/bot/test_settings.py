@@ -1,0 +1,50 @@
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError, load_settings
+from tests.conftest import ROOT
+
+
+def test_defaults_need_no_configuration(tmp_path):
+    settings = load_settings({}, dotenv=tmp_path / "none")
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("var/lawline.sqlite3")
+    assert settings.embedding_model == "use-multilingual-v3"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+
+
+def test_environment_wins_over_dotenv(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("LAWLINE_PORT=9000\nLAWLINE_HOST=0.0.0.0\n", encoding="utf-8")
+    settings = load_settings({"LAWLINE_PORT": "8100"}, dotenv=dotenv)
+    assert (settings.host, settings.port) == ("0.0.0.0", 8100)
+
+
+@pytest.mark.parametrize(("name", "value"), [("LAWLINE_PORT", "eighty"), ("LAWLINE_PORT", "70000"),
+                                             ("LAWLINE_LOG_LEVEL", "LOUD")])
+def test_bad_value_fails_at_start_with_its_name(tmp_path, name, value):
+    with pytest.raises(SettingsError) as info:
+        load_settings({name: value}, dotenv=tmp_path / "none")
+    assert info.value.name == name
+
+
+def test_settings_are_frozen(tmp_path):
+    settings = load_settings({}, dotenv=tmp_path / "none")
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(LAWLINE_[A-Z_]+)`", readme))
+    names = {f"LAWLINE_{f.name.upper()}" for f in fields(Settings)}
+    assert names <= documented, names - documented
+
+
+def test_readme_has_exactly_the_two_setup_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:sh|bash)?\n(.*?)```", readme, flags=re.S)
+    assert blocks and blocks[0].split() == ["make", "run"] and blocks[1].split() == ["make", "test"]
+    assert Path(ROOT / ".ci" / "run").read_text(encoding="utf-8").count("make test") == 1

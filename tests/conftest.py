@@ -1,0 +1,74 @@
+"""Shared fixtures: real databases (SQLite file, PostgreSQL from scripts/postgres.sh) and the real corpus."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import make_engine, make_sessions, upgrade_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus" / "data"
+
+
+def _postgres_admin_url() -> str:
+    url = os.environ.get("LAWLINE_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("LAWLINE_TEST_POSTGRES_URL is not set in CI; `make test` starts PostgreSQL")
+        pytest.skip("PostgreSQL not started (run `make test`, which starts it with scripts/postgres.sh)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind: a SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lawline.sqlite3'}"
+        return
+    admin_url = make_url(_postgres_admin_url())
+    name = f"lawline_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\''))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    upgrade_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessions(engine)
+
+
+@pytest.fixture(scope="session")
+def use_encoder():
+    """The production default encoder (USE multilingual v3 through sentence-transformers), loaded once."""
+    from retrieval.dense import load_encoder
+
+    return load_encoder("use-multilingual-v3")
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from retrieval.text import load_analyzer
+
+    return load_analyzer()
