@@ -197,7 +197,8 @@ def index_status(ctx: _Context) -> None:
     with ctx.sessions()() as session:
         _, version = corpus_documents(session)
     click.echo(f"documents {len(idx.documents)}; model {m.model} ({m.dimension} dims); built {m.built_at}")
-    click.echo(f"corpus version {m.corpus_version} ({'current' if version == m.corpus_version else 'STALE: ' + version})")
+    state = "current" if version == m.corpus_version else f"STALE: the database is at {version}"
+    click.echo(f"corpus version {m.corpus_version} ({state})")
 
 
 # ---- search ------------------------------------------------------------------------------------

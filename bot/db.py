@@ -40,6 +40,7 @@ def make_engine(url: str) -> Engine:
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Session factory; objects stay readable after commit (the caller owns the transaction)."""
     return sessionmaker(engine, expire_on_commit=False)
 
 

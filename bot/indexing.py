@@ -18,7 +18,7 @@ from retrieval.dense import Encoder, load_encoder
 from retrieval.documents import Document
 from retrieval.index import BuildStats, IndexError_, RetrievalIndex
 from retrieval.retriever import FusionConfig, Retriever
-from retrieval.text import DATA_DIR, LegalAnalyzer, load_analyzer
+from retrieval.text import DATA_DIR, load_analyzer
 
 __all__ = ["DEFAULT_FUSION", "BuildResult", "analyzer_info", "build_index", "corpus_documents", "open_retriever"]
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # Chosen by `lawline bench retrieval` (docs/BENCHMARKS.md).
 DEFAULT_FUSION = FusionConfig(
     method="linear",
-    dense_weight=0.3,
+    dense_weight=0.5,
     expansion_weight=0.5,
     level_weights=(
         ("law", 1.0),
@@ -116,7 +116,7 @@ def _calibration_questions(session: Session, documents: list[Document]) -> list[
     for doc in documents:
         if doc.kind == "article" and doc.ends is None:
             by_citation[doc.citation] = doc.id
-    questions = []
+    questions: list[CalibrationQuestion] = []
     for card in CorpusRepository(session).cards():
         relevant = frozenset(
             by_citation[c] for c in (f"《{x.law_title}》{x.article_label}" for x in card.citations) if c in by_citation
@@ -128,6 +128,8 @@ def _calibration_questions(session: Session, documents: list[Document]) -> list[
 
 @dataclass
 class BuildResult:
+    """The new index, what the build did, and the calibration it fitted."""
+
     index: RetrievalIndex
     stats: BuildStats
     calibration: dict[str, Any]

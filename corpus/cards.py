@@ -22,6 +22,8 @@ _ARTICLE_RE = re.compile(r"^第[零〇一二三四五六七八九十百千]+条(
 
 @dataclass(frozen=True, slots=True)
 class CardCitation:
+    """An article a card relies on, with the line of the card file that names it."""
+
     law: str
     article: str  # 第三十条
     line: int

@@ -28,6 +28,8 @@ _JUDGMENT_START_RE = re.compile(r"^(原告|被告|上诉人|被上诉人|再审�
 
 @dataclass(frozen=True, slots=True)
 class CaseSection:
+    """A titled part of a case (基本案情, 裁判要点 …)."""
+
     heading: str
     text: str
 

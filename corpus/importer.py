@@ -157,7 +157,8 @@ def import_corpus(
             report.failed.append(exc)
             continue
         except SQLAlchemyError as exc:
-            reason = str(exc.orig) if getattr(exc, "orig", None) is not None else type(exc).__name__
+            orig = getattr(exc, "orig", None)
+            reason = str(orig) if orig is not None else type(exc).__name__
             report.failed.append(CorpusError(f"database refused the document ({reason})", path))
             continue
         getattr(report, outcome).append(key)

@@ -147,7 +147,8 @@ class CorpusRepository:
     def source_files(self) -> dict[str, str]:
         """Every imported file with its kind (``statute``, ``case``, ``card``)."""
         found: dict[str, str] = {}
-        for kind, column in (("statute", Law.source_file), ("case", Case.source_file), ("card", AnswerCard.source_file)):
+        columns = (("statute", Law.source_file), ("case", Case.source_file), ("card", AnswerCard.source_file))
+        for kind, column in columns:
             found.update((name, kind) for name in self.session.scalars(select(column)))
         return found
 
@@ -166,6 +167,7 @@ class CorpusRepository:
         """A short fingerprint of everything imported: changes whenever any file does."""
         digest = hashlib.sha256()
         for model in (Law, Case, AnswerCard):
-            for source, sha in self.session.execute(select(model.source_file, model.sha256).order_by(model.source_file)):
+            rows = self.session.execute(select(model.source_file, model.sha256).order_by(model.source_file))
+            for source, sha in rows:
                 digest.update(f"{source}:{sha}\n".encode())
         return digest.hexdigest()[:16]

@@ -98,6 +98,8 @@ class StatuteMeta:
 
 @dataclass(frozen=True, slots=True)
 class ParsedStatute:
+    """A statute file read in full: metadata, articles, the lines before the first article."""
+
     meta: StatuteMeta
     articles: tuple[ParsedArticle, ...]
     preamble: tuple[str, ...]
@@ -111,7 +113,8 @@ def level_of_title(title: str) -> str:
         return "judicial_interpretation"
     if any(title.startswith(p) for p in _PROVINCES) or re.match(r"^[\u4e00-\u9fff]{2,5}(市|州|县|自治州)", title):
         return "local_regulation"
-    if (title.endswith("法") and not title.endswith("办法")) or title.endswith("法典") or re.search(r"法（[^）]+）$", title):
+    is_law = title.endswith("法") and not title.endswith("办法")
+    if is_law or title.endswith("法典") or re.search(r"法（[^）]+）$", title):
         return "law"
     if title.endswith("条例"):
         return "administrative_regulation"
@@ -143,7 +146,8 @@ def _date(value: Any, name: str, source: SourceFile) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise CorpusFormatError(f"field {name!r} is not a date: {value!r}", source.path, _meta_line(source, name)) from None
+        line = _meta_line(source, name)
+        raise CorpusFormatError(f"field {name!r} is not a date: {value!r}", source.path, line) from None
 
 
 def _meta_line(source: SourceFile, name: str) -> int:

@@ -33,12 +33,15 @@ class BenchError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Query:
+    """A benchmark question and the ids of the documents that answer it."""
+
     id: str
     text: str
     relevant: frozenset[str]
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-empty line; a bad line raises ``BenchError``."""
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -53,6 +56,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def load_queries(path: Path) -> list[Query]:
+    """Read ``{"id", "query", "relevant": [ids]}`` lines."""
     queries = []
     for number, row in read_jsonl(path):
         relevant = row.get("relevant")

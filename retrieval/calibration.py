@@ -23,11 +23,15 @@ __all__ = ["CalibrationQuestion", "fit_calibration"]
 
 @dataclass(frozen=True, slots=True)
 class CalibrationQuestion:
+    """A question of ours with the documents that answer it."""
+
     text: str
     relevant: frozenset[str]  # document ids
 
 
-def _examples(retriever: Retriever, questions: Sequence[CalibrationQuestion], depth: int) -> tuple[np.ndarray, np.ndarray]:
+def _examples(
+    retriever: Retriever, questions: Sequence[CalibrationQuestion], depth: int
+) -> tuple[np.ndarray, np.ndarray]:
     only_law = Filters(kinds=frozenset({"article", "case"}))
     rows: list[list[float]] = []
     labels: list[int] = []

@@ -27,8 +27,9 @@ def load_encoder(name: str) -> Encoder:
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from retrieval.use_encoder import USE_MODEL_ID, build_use_model
     from sentence_transformers import SentenceTransformer
+
+    from retrieval.use_encoder import USE_MODEL_ID, build_use_model
 
     if name == USE_MODEL_ID:
         return build_use_model()
@@ -53,6 +54,7 @@ def dimension_of(encoder: Encoder) -> int:
 
 
 def encode(encoder: Encoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised float32 embeddings, one row per text."""
     vectors = encoder.encode(
         texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
@@ -86,13 +88,13 @@ class DenseIndex:
     def remove(self, ids: list[int]) -> int:
         if not ids:
             return 0
-        return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+        return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
 
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (scores, ids); ``allowed`` is a sorted array of ids a filter admits."""
         params = None
         if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))  # type: ignore[call-arg]
         k = max(1, min(k, self.size))
         scores, ids = self.index.search(vector.reshape(1, -1), k, params=params)
         keep = ids[0] >= 0

@@ -69,6 +69,8 @@ class Manifest:
 
 @dataclass
 class BuildStats:
+    """How much work a build did: documents, encoded, removed from FAISS, reused, seconds."""
+
     documents: int
     encoded: int
     removed: int
@@ -137,11 +139,12 @@ class RetrievalIndex:
             vectors = encode_in_batches(encoder, [d.index_text() for d in todo], batch_size, progress)
             new_ids = np.arange(next_id, next_id + len(todo), dtype=np.int64)
             dense.add(new_ids, vectors)
+            del vectors  # FAISS holds its own copy; do not keep two during the BM25 build
             for doc, fid in zip(todo, new_ids, strict=True):
                 ids[doc.id] = (int(fid), doc.fingerprint)
             next_id += len(todo)
         docs = list(documents)
-        sparse = SparseIndex.build([analyzer.terms(d.index_text()) for d in docs])
+        sparse = SparseIndex.build(analyzer.terms(d.index_text()) for d in docs)
         manifest = Manifest(
             model=model_id,
             dimension=dense.dimension,

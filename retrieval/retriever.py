@@ -33,6 +33,8 @@ class FusionConfig:
     # Prefer the higher-ranking source when texts compete (上位法优先): a national law over a ministry's
     # rule or a local regulation. Multiplies the fused score; unknown levels count as 1.
     level_weights: tuple[tuple[str, float], ...] = ()
+    # Answer cards restate articles; keep at most this many in one result list so the articles show too.
+    max_cards: int = 2
 
 
 def _sigmoid(x: float) -> float:
@@ -112,7 +114,10 @@ class Retriever:
         if mask is not None:
             sparse = np.where(mask, sparse, 0.0)
         n = self.fusion.candidates
-        sparse_rows = np.argpartition(-sparse, min(n, len(sparse) - 1))[:n] if len(sparse) > n else np.arange(len(sparse))
+        if len(sparse) > n:
+            sparse_rows = np.argpartition(-sparse, n)[:n]
+        else:
+            sparse_rows = np.arange(len(sparse))
         sparse_rows = sparse_rows[sparse[sparse_rows] > 0]
         dense_rows = np.zeros(0, dtype=np.int64)
         dense_scores: dict[int, float] = {}
@@ -147,7 +152,12 @@ class Retriever:
             weights = dict(self.fusion.level_weights)
             prior = np.asarray([weights.get(self.index.documents[int(r)].level or "", 1.0) for r in rows])
             fused = fused * prior
-        order = np.argsort(-fused, kind="stable")[:k]
+        order = np.argsort(-fused, kind="stable")
+        if self.fusion.max_cards >= 0:
+            cards = np.fromiter((self.index.documents[int(rows[i])].kind == "card" for i in order), dtype=bool,
+                                count=len(order))
+            order = order[~cards | (np.cumsum(cards) <= self.fusion.max_cards)]
+        order = order[:k]
         return Ranking(rows[order], fused[order], sparse[order], dense[order], sparse_n[order], dense_n[order])
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:

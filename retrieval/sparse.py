@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import bm25s
@@ -17,9 +18,12 @@ class SparseIndex:
         self._model = model
 
     @classmethod
-    def build(cls, corpus_terms: list[list[str]], k1: float = 1.2, b: float = 0.75) -> SparseIndex:
+    def build(cls, corpus_terms: Iterable[list[str]], k1: float = 1.2, b: float = 0.75) -> SparseIndex:
+        """Index documents given as term lists (consumed one at a time: only integer ids are kept)."""
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(term, len(vocab)) for term in terms] for terms in corpus_terms]
         model = bm25s.BM25(k1=k1, b=b)
-        model.index(corpus_terms, show_progress=False)
+        model.index((ids, vocab), show_progress=False)
         return cls(model)
 
     @property

