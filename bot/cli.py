@@ -266,10 +266,13 @@ def bench() -> None:
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the metrics.")
 @click.option("--model", help="Embedding model (default LAWLINE_EMBEDDING_MODEL).")
+@click.option("--dense-weight", type=click.FloatRange(0, 1), help="Override the fusion weight (for ablations).")
 @pass_context
 def bench_retrieval(ctx: _Context, corpus_file: Path, queries_file: Path, top: int, as_json: bool,
-                    model: str | None) -> None:
+                    model: str | None, dense_weight: float | None) -> None:
     """Index a corpus with the production pipeline and report recall@k, MRR@10, latency, build time, RSS."""
+    import dataclasses
+
     from tqdm import tqdm
 
     from bot.benchmarks import load_bench_corpus
@@ -279,6 +282,7 @@ def bench_retrieval(ctx: _Context, corpus_file: Path, queries_file: Path, top: i
     from retrieval.text import load_analyzer
 
     model_id = model or ctx.settings.embedding_model
+    fusion = DEFAULT_FUSION if dense_weight is None else dataclasses.replace(DEFAULT_FUSION, dense_weight=dense_weight)
     try:
         docs = load_bench_corpus(corpus_file)
         queries = load_queries(queries_file)
@@ -287,10 +291,11 @@ def bench_retrieval(ctx: _Context, corpus_file: Path, queries_file: Path, top: i
     encoder = load_encoder(model_id)
     with tqdm(total=len(docs), unit="doc", desc="encoding", disable=None) as bar:
         result = run_retrieval_bench(
-            docs, queries, encoder, model_id, load_analyzer(), analyzer_info(), top=top, fusion=DEFAULT_FUSION,
+            docs, queries, encoder, model_id, load_analyzer(), analyzer_info(), top=top, fusion=fusion,
             batch_size=ctx.settings.embedding_batch_size, progress=bar.update,
         )
-    click.echo(f"model {model_id}; {int(result['documents'])} documents, {int(result['queries'])} queries")
+    click.echo(f"model {model_id}; dense weight {fusion.dense_weight}; {int(result['documents'])} documents, "
+               f"{int(result['queries'])} queries")
     for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10"):
         click.echo(f"{key:10} {result[key]:.4f}")
     click.echo(f"latency    p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
