@@ -6,7 +6,7 @@ from pathlib import Path
 
 from corpus.statutes import level_of_title, short_name_of
 from retrieval.bench import BenchError, read_jsonl
-from retrieval.documents import Document
+from retrieval.documents import Document, format_citation
 
 __all__ = ["load_bench_corpus"]
 
@@ -28,7 +28,7 @@ def load_bench_corpus(path: Path) -> list[Document]:
         seen.add(doc_id)
         docs.append(
             Document(
-                id=doc_id, kind="article", title=law, citation=f"《{law}》{label}", text=text, label=label,
+                id=doc_id, kind="article", title=law, citation=format_citation(law, label), text=text, label=label,
                 law=law, short_name=short_name_of(law), level=level_of_title(law),
             )
         )

@@ -15,7 +15,7 @@ from corpus.models import AnswerCard, Article, Case
 from corpus.repository import CorpusRepository
 from retrieval.calibration import CalibrationQuestion, fit_calibration
 from retrieval.dense import Encoder, load_encoder
-from retrieval.documents import Document
+from retrieval.documents import Document, format_citation
 from retrieval.index import BuildStats, IndexError_, RetrievalIndex
 from retrieval.retriever import FusionConfig, Retriever
 from retrieval.text import DATA_DIR, load_analyzer
@@ -55,7 +55,7 @@ def _article_document(article: Article) -> Document:
         id=f"{law.source_file}#{article.label}",
         kind="article",
         title=law.title,
-        citation=f"《{law.title}》{article.label}",
+        citation=format_citation(law.title, article.label),
         text=article.text,
         label=article.label,
         place=" ".join(article.path),
@@ -76,7 +76,7 @@ def _case_document(case: Case) -> Document:
         id=f"case:{case.slug}",
         kind="case",
         title=case.title,
-        citation=f"《{case.title}》{number}",
+        citation=format_citation(case.title, number),
         text=summary[:1500],
         label=case.case_number or "",
         place=case.collection,
@@ -87,7 +87,7 @@ def _case_document(case: Case) -> Document:
 
 
 def _card_document(card: AnswerCard) -> Document:
-    cites = tuple(f"《{c.law_title}》{c.article_label}" for c in card.citations)
+    cites = tuple(format_citation(c.law_title, c.article_label) for c in card.citations)
     return Document(
         id=f"card:{card.slug}",
         kind="card",
@@ -97,7 +97,8 @@ def _card_document(card: AnswerCard) -> Document:
         topic=card.topic,
         level="card",
         cites=cites,
-        extra={"next_steps": card.next_steps, "where_to_go": card.where_to_go, "version": card.version},
+        extra={"answer": card.answer, "next_steps": card.next_steps, "where_to_go": card.where_to_go,
+               "version": card.version},
     )
 
 
@@ -119,7 +120,8 @@ def _calibration_questions(session: Session, documents: list[Document]) -> list[
     questions: list[CalibrationQuestion] = []
     for card in CorpusRepository(session).cards():
         relevant = frozenset(
-            by_citation[c] for c in (f"《{x.law_title}》{x.article_label}" for x in card.citations) if c in by_citation
+            by_citation[c] for c in (format_citation(x.law_title, x.article_label) for x in card.citations)
+            if c in by_citation
         )
         if relevant:
             questions.extend(CalibrationQuestion(q, relevant) for q in [card.title, *card.questions])

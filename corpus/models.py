@@ -88,7 +88,8 @@ class Article(CorpusBase):
 
     @property
     def citation(self) -> str:
-        return f"《{self.law.title}》{self.label}"
+        inner = self.law.title.replace("《", "〈").replace("》", "〉")
+        return f"《{inner}》{self.label}"
 
 
 class Case(CorpusBase):

@@ -8,9 +8,15 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Document", "Filters", "Hit", "Kind"]
+__all__ = ["Document", "Filters", "Hit", "Kind", "format_citation"]
 
 Kind = Literal["article", "case", "card"]
+
+
+def format_citation(title: str, label: str = "") -> str:
+    """``《中华人民共和国劳动合同法》第三十条``; a title that itself quotes a law uses 〈〉 inside, as printed."""
+    inner = title.replace("《", "〈").replace("》", "〉")
+    return f"《{inner}》{label}"
 
 
 @dataclass(frozen=True, slots=True)

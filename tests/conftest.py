@@ -72,3 +72,25 @@ def analyzer():
     from retrieval.text import load_analyzer
 
     return load_analyzer()
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory, use_encoder):
+    """The whole shipped corpus imported into SQLite and indexed with the default encoder (built once)."""
+    from bot.indexing import build_index
+    from corpus import import_corpus
+
+    folder = tmp_path_factory.mktemp("corpus")
+    engine = make_engine(f"sqlite:///{folder / 'db.sqlite3'}")
+    upgrade_schema(engine)
+    sessions = make_sessions(engine)
+    assert not import_corpus(CORPUS, sessions).failed
+    result = build_index(sessions, folder / "index", use_encoder, "use-multilingual-v3")
+    return folder / "index", sessions, result
+
+
+@pytest.fixture(scope="session")
+def corpus_retriever(corpus_index, use_encoder):
+    from bot.indexing import open_retriever
+
+    return open_retriever(corpus_index[0], "use-multilingual-v3", use_encoder)

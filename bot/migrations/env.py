@@ -5,10 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from bot.models import BotBase
 from corpus.models import CorpusBase
 
 # Each package owns its tables; Alembic sees them together.
-target_metadata = [CorpusBase.metadata]
+target_metadata = [CorpusBase.metadata, BotBase.metadata]
 
 config = context.config
 engine = config.attributes.get("engine")

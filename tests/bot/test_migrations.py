@@ -1,8 +1,9 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import MetaData, inspect
 
 from bot.db import schema_is_current, upgrade_schema
+from bot.models import BotBase
 from corpus.models import CorpusBase
 
 
@@ -10,10 +11,15 @@ def test_upgrade_creates_the_schema_and_is_idempotent(engine):
     assert schema_is_current(engine)
     upgrade_schema(engine)  # second run is a no-op
     tables = set(inspect(engine).get_table_names())
-    assert {"laws", "articles", "cases", "answer_cards", "card_citations", "alembic_version"} <= tables
+    assert {"laws", "articles", "cases", "answer_cards", "card_citations", "conversations", "messages",
+            "alembic_version"} <= tables
 
 
 def test_migrations_match_the_models(engine):
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), CorpusBase.metadata)
+        combined = MetaData()
+        for metadata in (CorpusBase.metadata, BotBase.metadata):
+            for table in metadata.tables.values():
+                table.to_metadata(combined)
+        diff = compare_metadata(MigrationContext.configure(connection), combined)
     assert diff == []

@@ -2,26 +2,15 @@
 
 import pytest
 
-from bot.indexing import build_index, open_retriever
-from corpus import import_corpus
 from retrieval.documents import Filters
-from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory, use_encoder):
-    from bot.db import make_engine, make_sessions, upgrade_schema
-
-    folder = tmp_path_factory.mktemp("corpus")
-    engine = make_engine(f"sqlite:///{folder / 'db.sqlite3'}")
-    upgrade_schema(engine)
-    sessions = make_sessions(engine)
-    assert not import_corpus(CORPUS, sessions).failed
-    result = build_index(sessions, folder / "index", use_encoder, "use-multilingual-v3")
-    assert result.calibration["questions"] >= 40
-    return open_retriever(folder / "index", "use-multilingual-v3", use_encoder)
+def retriever(corpus_index, corpus_retriever):
+    assert corpus_index[2].calibration["questions"] >= 40
+    return corpus_retriever
 
 
 def _laws(hits):

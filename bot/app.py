@@ -1,0 +1,124 @@
+"""The web app: channels, the web chat, the Rasa action webhook and health, wired in one lifespan.
+
+Nothing heavy happens at import: the index, the encoder and the database are opened when the app starts.
+Errors never echo a request body or a stack trace: a resident gets a calm Chinese message and 12348.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.actions import build_executor
+from bot.answers import AnswerComposer
+from bot.conversation import ConversationService
+from channels.ports import ChannelUser
+
+__all__ = ["Services", "create_app"]
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_CHAT_BODY = 64 * 1024
+MAX_CHAT_TEXT = 5000
+CALM_ERROR = "出了点问题，请稍后再试，或直接拨打 12348 公共法律服务热线。"
+
+
+@dataclass
+class Services:
+    """What the routes use; built by ``bot.services.build_services`` (or by tests)."""
+
+    composer: AnswerComposer
+    conversation: ConversationService
+    extra_routes: list[BaseRoute]
+    health: Callable[[], dict[str, Any]]
+    close: Callable[[], Any] | None = None
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(build: Callable[[], Services]) -> Starlette:
+    """The app; ``build`` runs in the lifespan and returns the services the routes use."""
+    state: dict[str, Any] = {}
+    chat_page = (TEMPLATES / "chat.html").read_text(encoding="utf-8")
+
+    async def webhook(request: Request) -> Response:
+        """Rasa's action server protocol (rasa-sdk executor)."""
+        from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
+        try:
+            call = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            return _error("invalid body", 400)
+        try:
+            result = await state["executor"].run(call)
+        except ActionExecutionRejection as exc:
+            return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=400)
+        except ActionNotFoundException as exc:
+            return JSONResponse({"error": exc.message, "action_name": exc.action_name}, status_code=404)
+        if result is None:
+            return JSONResponse({"events": [], "responses": []})
+        return JSONResponse(result.model_dump(by_alias=True))
+
+    async def chat_page_view(_request: Request) -> Response:
+        return HTMLResponse(chat_page)
+
+    async def chat_message(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_CHAT_BODY:
+            return _error("消息太长了，请分几次发送。", 413)
+        try:
+            payload = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return _error("消息格式不对，请刷新页面后再试。", 400)
+        if not isinstance(payload, dict) or not isinstance(payload.get("text", ""), str):
+            return _error("消息格式不对，请刷新页面后再试。", 400)
+        session = payload.get("session")
+        if not (isinstance(session, str) and len(session) == 32 and session.isalnum()):
+            session = secrets.token_hex(16)
+        text = payload.get("text", "")[:MAX_CHAT_TEXT]
+        services: Services = state["services"]
+        replies = await services.conversation.respond(ChannelUser(channel="web", openid=session, unionid=None), text)
+        return JSONResponse({"session": session, "replies": replies})
+
+    async def health(_request: Request) -> Response:
+        services: Services = state["services"]
+        return JSONResponse(services.health())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = build()
+        state["services"] = services
+        state["executor"] = build_executor(services.composer)
+        app.router.routes.extend(services.extra_routes)
+        try:
+            yield
+        finally:
+            if services.close is not None:
+                result = services.close()
+                if hasattr(result, "__await__"):
+                    await result
+
+    async def server_error(_request: Request, exc: Exception) -> Response:
+        log.error("unhandled error: %s", type(exc).__name__)
+        return _error(CALM_ERROR, 500)
+
+    routes = [
+        Route("/healthz", health),
+        Route("/webhook", webhook, methods=["POST"]),
+        Route("/chat", chat_page_view),
+        Route("/api/chat/messages", chat_message, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={500: server_error})

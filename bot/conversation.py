@@ -1,0 +1,125 @@
+"""The conversation service every channel calls: record, ask Rasa, fall back to retrieval, record.
+
+Rasa (its own process, see ``nlu``) decides what to do; the custom actions it calls back into this app
+compose the answers. If Rasa is down or slower than ``engine_timeout``, the resident still gets an answer
+from retrieval directly (with the hotline), and the message is recorded either way, so nothing is lost;
+the next message goes to Rasa again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.answers import AnswerComposer
+from bot.models import Conversation, Message
+from channels.ports import ChannelUser
+from nlu.client import RasaUnavailable
+
+__all__ = ["ConversationService", "DialogueEngine", "conversation_key"]
+
+log = logging.getLogger(__name__)
+_MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+MAX_ENGINE_CHARS = 1000
+
+
+class DialogueEngine(Protocol):
+    """What the service needs from Rasa: one turn in, the bot's messages out."""
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        ...
+
+
+def conversation_key(user: ChannelUser) -> str:
+    """One key per person: UnionID across official account and mini-program, else the channel identity."""
+    if user.unionid:
+        return f"union:{user.unionid}"
+    return f"{user.channel}:{user.openid}"
+
+
+def _sender_id(key: str) -> str:
+    # Rasa sees a stable pseudonym, not the WeChat identifiers.
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class ConversationService:
+    """Implements the channels' ``Conversation`` port."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        engine: DialogueEngine,
+        composer: AnswerComposer,
+        *,
+        engine_timeout: float = 3.0,
+    ) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.composer = composer
+        self.engine_timeout = engine_timeout
+
+    async def respond(self, user: ChannelUser, text: str) -> list[str]:
+        """Answer one message from ``user``; always returns at least one reply text."""
+        key = conversation_key(user)
+        conversation_id = await asyncio.to_thread(self._record_in, key, user, text)
+        if not _MEANINGFUL.search(text):
+            replies, engine, meta = [self.composer.texts.empty_message], "channel", {}
+        else:
+            replies, engine, meta = await self._ask(key, text)
+        await asyncio.to_thread(self._record_out, conversation_id, user.channel, replies, engine, meta)
+        return replies
+
+    async def _ask(self, key: str, text: str) -> tuple[list[str], str, dict[str, Any]]:
+        sender = _sender_id(key)
+        try:
+            messages = await asyncio.wait_for(
+                self.engine.send(sender, text[:MAX_ENGINE_CHARS], {"lawline": True}), self.engine_timeout
+            )
+        except (RasaUnavailable, TimeoutError) as exc:
+            log.warning("dialogue engine unavailable (%s); answering from retrieval for %s", type(exc).__name__,
+                        sender[:12])
+            return await self._fallback(text)
+        replies = [m["text"] for m in messages if isinstance(m.get("text"), str) and m["text"].strip()]
+        meta: dict[str, Any] = {}
+        for message in messages:
+            custom = message.get("custom")
+            if isinstance(custom, dict) and isinstance(custom.get("lawline"), dict):
+                meta.update(custom["lawline"])
+        if not replies:
+            log.warning("dialogue engine returned no text for %s; answering from retrieval", sender[:12])
+            return await self._fallback(text)
+        return replies, "rasa", meta
+
+    async def _fallback(self, text: str) -> tuple[list[str], str, dict[str, Any]]:
+        answer = await asyncio.to_thread(self.composer.answer, text[:MAX_ENGINE_CHARS])
+        reply = f"{self.composer.texts.degraded_note}\n\n{answer.text}"
+        meta = {"citations": list(answer.citations), "confident": answer.confident, "card": answer.card,
+                "confidence": round(answer.confidence, 3)}
+        return [reply], "retrieval", meta
+
+    # ---- persistence (runs in a worker thread) -----------------------------------------------
+    def _record_in(self, key: str, user: ChannelUser, text: str) -> int:
+        with self.sessions.begin() as session:
+            conversation = session.scalar(select(Conversation).where(Conversation.key == key))
+            if conversation is None:
+                conversation = Conversation(key=key, channel=user.channel, openid=user.openid, unionid=user.unionid)
+                session.add(conversation)
+                session.flush()
+            else:
+                conversation.last_seen_at = func.now()
+            session.add(Message(conversation_id=conversation.id, direction="in", channel=user.channel, text=text,
+                                meta={}))
+            return conversation.id
+
+    def _record_out(self, conversation_id: int, channel: str, replies: list[str], engine: str,
+                    meta: dict[str, Any]) -> None:
+        with self.sessions.begin() as session:
+            for reply in replies:
+                session.add(Message(conversation_id=conversation_id, direction="out", channel=channel, text=reply,
+                                    engine=engine, meta=meta))
