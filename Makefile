@@ -25,8 +25,8 @@ run: index
 
 ## make test: everything make run sets up, a PostgreSQL server on loopback, then every test.
 test: setup
-	@pg_url=$$(scripts/postgres.sh start) && \
-	LAWLINE_TEST_POSTGRES_URL=$$pg_url $(VENV)/bin/python -m pytest
+	@pg_url=$$(scripts/postgres.sh start) && redis_url=$$(scripts/redis.sh start) && \
+	LAWLINE_TEST_POSTGRES_URL=$$pg_url LAWLINE_TEST_REDIS_URL=$$redis_url $(VENV)/bin/python -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests
@@ -39,4 +39,5 @@ postgres:
 
 clean:
 	scripts/postgres.sh stop
+	scripts/redis.sh stop
 	rm -rf var

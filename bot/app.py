@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +41,8 @@ class Services:
     composer: AnswerComposer
     conversation: ConversationService
     extra_routes: list[BaseRoute]
-    health: Callable[[], dict[str, Any]]
-    close: Callable[[], Any] | None = None
+    health: Callable[[], Awaitable[dict[str, Any]]]
+    close: Callable[[], Awaitable[None]] | None = None
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -95,7 +95,7 @@ def create_app(build: Callable[[], Services]) -> Starlette:
 
     async def health(_request: Request) -> Response:
         services: Services = state["services"]
-        return JSONResponse(services.health())
+        return JSONResponse(await services.health())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -107,9 +107,7 @@ def create_app(build: Callable[[], Services]) -> Starlette:
             yield
         finally:
             if services.close is not None:
-                result = services.close()
-                if hasattr(result, "__await__"):
-                    await result
+                await services.close()
 
     async def server_error(_request: Request, exc: Exception) -> Response:
         log.error("unhandled error: %s", type(exc).__name__)

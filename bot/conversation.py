@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.answers import AnswerComposer
 from bot.models import Conversation, Message
 from channels.ports import ChannelUser
-from nlu.client import RasaUnavailable
+from nlu.errors import RasaUnavailable
 
 __all__ = ["ConversationService", "DialogueEngine", "conversation_key"]
 

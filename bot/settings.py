@@ -25,6 +25,9 @@ class SettingsError(ValueError):
         self.reason = reason
 
 
+_DERIVED = {"rasa_managed"}  # computed from other variables, not read itself
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Lawline reads from its environment.
@@ -41,11 +44,23 @@ class Settings:
     host: str
     port: int
     log_level: str
+    rasa_url: str
+    rasa_port: int
+    rasa_managed: bool
+    engine_timeout: float
+    wechat_token: str | None
+    wechat_appid: str | None
+    wechat_appsecret: str | None
+    wechat_aes_key: str | None
+    wechat_api_base: str
+    mp_appid: str | None
+    mp_appsecret: str | None
+    redis_url: str | None
 
     @property
     def env_names(self) -> list[str]:
         """Names of the environment variables behind the fields, for documentation checks."""
-        return [f"LAWLINE_{f.name.upper()}" for f in fields(self)]
+        return [f"LAWLINE_{f.name.upper()}" for f in fields(self) if f.name not in _DERIVED]
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -75,6 +90,37 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(name, f"expected a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _wechat(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None, str | None]:
+    """The official account's credentials: all or nothing (no defaults for secrets)."""
+    token, appid, secret = (_optional(env, f"LAWLINE_WECHAT_{k}") for k in ("TOKEN", "APPID", "APPSECRET"))
+    aes_key = _optional(env, "LAWLINE_WECHAT_AES_KEY")
+    if token or appid or secret or aes_key:
+        for name, value in (("TOKEN", token), ("APPID", appid), ("APPSECRET", secret)):
+            if not value:
+                raise SettingsError(f"LAWLINE_WECHAT_{name}", "required when the official account is configured")
+    if aes_key is not None and len(aes_key) != 43:
+        raise SettingsError("LAWLINE_WECHAT_AES_KEY", "EncodingAESKey must be 43 characters")
+    return token, appid, secret, aes_key
+
+
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
     """Read the settings once; call from the CLI or the app factory, never at import time."""
     env: dict[str, str] = _read_dotenv(dotenv if dotenv is not None else PROJECT_ROOT / ".env")
@@ -85,6 +131,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     log_level = (env.get("LAWLINE_LOG_LEVEL") or "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError("LAWLINE_LOG_LEVEL", f"unknown level {log_level!r}")
+    rasa_port = _int(env, "LAWLINE_RASA_PORT", 5005, 1, 65535)
+    rasa_url = (env.get("LAWLINE_RASA_URL") or f"http://127.0.0.1:{rasa_port}").rstrip("/")
+    token, appid, secret, aes_key = _wechat(env)
+    if bool(_optional(env, "LAWLINE_MP_APPID")) != bool(_optional(env, "LAWLINE_MP_APPSECRET")):
+        raise SettingsError("LAWLINE_MP_APPSECRET", "LAWLINE_MP_APPID and LAWLINE_MP_APPSECRET go together")
     return Settings(
         var_dir=var_dir,
         database_url=database_url,
@@ -95,4 +146,16 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         host=env.get("LAWLINE_HOST") or "127.0.0.1",
         port=_int(env, "LAWLINE_PORT", 8000, 1, 65535),
         log_level=log_level,
+        rasa_url=rasa_url,
+        rasa_port=rasa_port,
+        rasa_managed=not env.get("LAWLINE_RASA_URL"),
+        engine_timeout=_float(env, "LAWLINE_ENGINE_TIMEOUT", 3.0, 0.1, 30.0),
+        wechat_token=token,
+        wechat_appid=appid,
+        wechat_appsecret=secret,
+        wechat_aes_key=aes_key,
+        wechat_api_base=(env.get("LAWLINE_WECHAT_API_BASE") or "https://api.weixin.qq.com").rstrip("/"),
+        mp_appid=_optional(env, "LAWLINE_MP_APPID"),
+        mp_appsecret=_optional(env, "LAWLINE_MP_APPSECRET"),
+        redis_url=_optional(env, "LAWLINE_REDIS_URL"),
     )

@@ -1,6 +1,12 @@
-"""WeChat and web channels: official account, mini-program backend, web chat. Only here is wechatpy seen.
+"""WeChat channels: the official account callback, the mini-program backend, the WeChat API client.
 
-Empty until the conversation issue (#3) lands; nothing depends on it yet.
+Only here is wechatpy seen. The app wires ``channels.official_account.official_account_routes`` and
+``channels.mini_program.mini_program_routes`` with injected dependencies: a ``Conversation`` (the port
+the channels call, below), a ``channels.storage.KeyValueStore`` shared by the workers and a
+``channels.wechat_api.WeChatClient`` per app. Errors are drawn in ``channels.errors``. Importing this
+package loads only the port, so the conversation service can implement it without loading WeChat code.
 """
 
-__all__: list[str] = []
+from channels.ports import ChannelUser, Conversation
+
+__all__ = ["ChannelUser", "Conversation"]

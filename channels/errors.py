@@ -2,7 +2,7 @@
 
 ChannelError                    root of the package
 ├── ChannelConfigError          a channel setting is malformed (e.g. an EncodingAESKey that is not 43 characters)
-└── WeChatError                 the WeChat API answered ``errcode != 0`` or could not be reached; ``errcode``, ``errmsg``
+└── WeChatError                 the WeChat API refused a call or could not be reached; ``errcode``, ``errmsg``
     ├── AccessTokenInvalid      40001 / 40014 / 42001 still returned after one forced token refresh
     ├── ResponseWindowClosed    45015: more than 48 hours since the resident's last message; never retried
     ├── QuotaExceeded           45047: customer-service message quota for this resident used up

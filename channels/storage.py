@@ -106,11 +106,11 @@ def _utcnow() -> dt.datetime:
 class SqlStore:
     """Storage in the ``channel_kv`` table of the app's database (SQLite or PostgreSQL).
 
-    ``set_if_absent`` deletes an expired row and then inserts with ``ON CONFLICT DO NOTHING`` in one
-    transaction: PostgreSQL makes a concurrent inserter wait on the primary key and then do nothing;
-    SQLite serialises writers. Other dialects fall back to a plain INSERT and treat the integrity error
-    as "taken". Expired rows are ignored on read; ``purge_expired`` removes them (call it now and then).
-    Times are computed here in UTC, so the database clock does not matter.
+    ``set_if_absent`` deletes an expired row, then inserts with ``ON CONFLICT DO NOTHING RETURNING key``,
+    in one transaction (SQLite 3.35+): PostgreSQL makes a concurrent inserter wait on the primary key and
+    then do nothing; SQLite serialises writers. Other dialects fall back to a plain INSERT and take the
+    integrity error as "taken". Expired rows are ignored on read; ``purge_expired`` removes them (call
+    it now and then). Times are computed here in UTC, so the database clock does not matter.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -135,18 +135,23 @@ class SqlStore:
 
     def _upsert_statement(self, key: str, value: str, expires_at: dt.datetime | None, *, replace: bool) -> Any:
         values = {"key": key, "value": value, "expires_at": expires_at}
+        statement: Any
         if self._dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            from sqlalchemy.dialects import postgresql
+
+            statement = postgresql.insert(channel_kv).values(values)
         elif self._dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            from sqlalchemy.dialects import sqlite
+
+            statement = sqlite.insert(channel_kv).values(values)
         else:
             return None
-        statement = dialect_insert(channel_kv).values(values)
         if replace:
             return statement.on_conflict_do_update(
                 index_elements=[channel_kv.c.key], set_={"value": value, "expires_at": expires_at}
             )
-        return statement.on_conflict_do_nothing(index_elements=[channel_kv.c.key])
+        # RETURNING tells reliably whether the row went in (psycopg reports rowcount -1 here).
+        return statement.on_conflict_do_nothing(index_elements=[channel_kv.c.key]).returning(channel_kv.c.key)
 
     def _set(self, key: str, value: str, ttl: float | None) -> None:
         expires_at = self._expiry(ttl)
@@ -168,7 +173,7 @@ class SqlStore:
                 if statement is None:
                     connection.execute(insert(channel_kv).values(key=key, value=value, expires_at=expires_at))
                     return True
-                return bool(connection.execute(statement).rowcount == 1)
+                return connection.execute(statement).first() is not None
         except IntegrityError:
             return False
 

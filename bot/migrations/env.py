@@ -6,10 +6,11 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from bot.models import BotBase
+from channels.storage import CHANNEL_METADATA
 from corpus.models import CorpusBase
 
 # Each package owns its tables; Alembic sees them together.
-target_metadata = [CorpusBase.metadata, BotBase.metadata]
+target_metadata = [CorpusBase.metadata, BotBase.metadata, CHANNEL_METADATA]
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -1,0 +1,213 @@
+"""The mini-program ("小程序") backend: ``POST /api/mp/login`` and ``POST /api/mp/messages``.
+
+Login ("小程序登录": ``wx.login`` → code → ``code2Session``) gives us the resident's openid and, when the
+mini-program is bound to the Open Platform account, the UnionID. The ``session_key`` never leaves the
+WeChat client (it is not even kept): the front end gets our own opaque session token, random, stored
+(hashed) in shared storage with a TTL, mapping to openid + UnionID.
+
+Messages: ``Authorization: Bearer <token>`` and ``{"text": "..."}``. The text is checked with
+"内容安全 / msgSecCheck" (v2) first; a ``risky`` verdict gets a calm refusal and nothing else happens.
+Otherwise the ``Conversation`` answers and the route returns ``{"replies": [...]}``. The
+``ChannelUser`` carries the UnionID so the same person keeps one conversation across the official
+account and the mini-program.
+
+JSON errors: 400 ``bad_request`` / ``invalid_code``, 401 ``unauthorized``, 413 ``too_large``, 502/503
+``wechat_unavailable`` (with a calm ``replies`` text where the resident is waiting for an answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from channels.errors import ChannelConfigError, WeChatError
+from channels.ports import ChannelUser, Conversation
+from channels.privacy import hash_openid
+from channels.storage import KeyValueStore
+from channels.texts import ChannelTexts, is_blank
+from channels.wechat_api import MiniProgramSession, WeChatClient
+
+__all__ = ["MiniProgram", "MiniProgramConfig", "mini_program_routes"]
+
+logger = logging.getLogger(__name__)
+
+# "code2Session" errors that mean the front end sent a bad or used code (not a WeChat outage).
+_BAD_CODE = frozenset({40029, 40163, 40226})
+
+
+@dataclass(frozen=True, slots=True)
+class MiniProgramConfig:
+    """Settings of the mini-program backend."""
+
+    prefix: str = "/api/mp"
+    session_ttl_seconds: int = 7 * 24 * 3600
+    max_body_bytes: int = 16 * 1024
+    max_message_chars: int = 1000
+    answer_timeout_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("session_ttl_seconds", "max_body_bytes", "max_message_chars", "answer_timeout_seconds"):
+            if getattr(self, name) <= 0:
+                raise ChannelConfigError(name, "must be positive")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, error: str, replies: list[str] | None = None) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.replies = replies
+
+    def response(self) -> Response:
+        body: dict[str, Any] = {"error": self.error}
+        if self.replies is not None:
+            body["replies"] = self.replies
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+def _session_key(token: str) -> str:
+    # Only a hash of the token is stored: a copy of the storage does not yield usable tokens.
+    return "mp:session:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class MiniProgram:
+    """The mini-program backend for one mini-program, with its injected dependencies."""
+
+    def __init__(
+        self,
+        config: MiniProgramConfig,
+        *,
+        conversation: Conversation,
+        store: KeyValueStore,
+        client: WeChatClient,
+        texts: ChannelTexts | None = None,
+    ) -> None:
+        self.config = config
+        self._conversation = conversation
+        self._store = store
+        self._client = client
+        self._texts = texts if texts is not None else ChannelTexts()
+
+    def routes(self) -> list[BaseRoute]:
+        prefix = self.config.prefix.rstrip("/")
+        return [
+            Route(f"{prefix}/login", self.login, methods=["POST"], name="mini_program_login"),
+            Route(f"{prefix}/messages", self.messages, methods=["POST"], name="mini_program_messages"),
+        ]
+
+    async def login(self, request: Request) -> Response:
+        """``{"code": "<wx.login code>"}`` → ``{"token": "...", "expires_in": seconds}``."""
+        try:
+            code = (await self._json(request)).get("code")
+            if not isinstance(code, str) or not 0 < len(code) <= 128:
+                raise _Refused(400, "bad_request")
+            session = await self._code_to_session(code)
+        except _Refused as refused:
+            return refused.response()
+        token = secrets.token_urlsafe(32)
+        record = json.dumps({"openid": session.openid, "unionid": session.unionid})
+        await self._store.set(_session_key(token), record, ttl=self.config.session_ttl_seconds)
+        logger.info("mini-program login for %s", hash_openid(session.openid))
+        return JSONResponse({"token": token, "expires_in": self.config.session_ttl_seconds})
+
+    async def messages(self, request: Request) -> Response:
+        """``{"text": "..."}`` with a Bearer token → ``{"replies": ["...", ...]}``."""
+        try:
+            user = await self._user(request)
+            text = (await self._json(request)).get("text")
+            if not isinstance(text, str):
+                raise _Refused(400, "bad_request")
+            replies = await self._answer(user, text.strip())
+        except _Refused as refused:
+            return refused.response()
+        return JSONResponse({"replies": replies})
+
+    async def _code_to_session(self, code: str) -> MiniProgramSession:
+        try:
+            return await self._client.code_to_session(code)
+        except WeChatError as exc:
+            if exc.errcode in _BAD_CODE:
+                logger.info("mini-program login refused by WeChat: %s", exc.errcode)
+                raise _Refused(400, "invalid_code") from None
+            logger.error("mini-program login failed: %r", exc)
+            raise _Refused(502, "wechat_unavailable") from None
+
+    async def _user(self, request: Request) -> ChannelUser:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 256:
+            raise _Refused(401, "unauthorized")
+        raw = await self._store.get(_session_key(token))
+        try:
+            record = json.loads(raw) if raw else None
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("openid"), str):
+            raise _Refused(401, "unauthorized")
+        unionid = record.get("unionid")
+        return ChannelUser("mini_program", record["openid"], unionid if isinstance(unionid, str) else None)
+
+    async def _json(self, request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            raise _Refused(413, "too_large")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.config.max_body_bytes:
+                raise _Refused(413, "too_large")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise _Refused(400, "bad_request") from None
+        if not isinstance(data, dict):
+            raise _Refused(400, "bad_request")
+        return data
+
+    async def _answer(self, user: ChannelUser, text: str) -> list[str]:
+        texts = self._texts
+        if is_blank(text):
+            return [texts.empty_message]
+        if len(text) > self.config.max_message_chars:
+            return [texts.too_long_for(self.config.max_message_chars)]
+        openid = user.openid or ""
+        try:
+            check = await self._client.check_text(openid, text)
+        except WeChatError as exc:
+            logger.error("msgSecCheck failed for %s: %r", hash_openid(openid), exc)
+            raise _Refused(503, "wechat_unavailable", [texts.service_error]) from None
+        if check.risky:
+            logger.info("mini-program text from %s refused by msgSecCheck (label %d)", hash_openid(openid), check.label)
+            return [texts.risky_text]
+        logger.info("mini-program message from %s", hash_openid(openid))
+        try:
+            replies = await asyncio.wait_for(
+                self._conversation.respond(user, text), timeout=self.config.answer_timeout_seconds
+            )
+        except Exception as exc:
+            logger.error("conversation failed for %s: %s", hash_openid(openid), type(exc).__name__)
+            logger.debug("conversation failure", exc_info=True)
+            return [texts.service_error]
+        return [reply for reply in replies if reply.strip()]
+
+
+def mini_program_routes(
+    config: MiniProgramConfig,
+    *,
+    conversation: Conversation,
+    store: KeyValueStore,
+    client: WeChatClient,
+    texts: ChannelTexts | None = None,
+) -> list[BaseRoute]:
+    """Routes of the mini-program backend (``client`` is the mini-program's own AppID/AppSecret)."""
+    return MiniProgram(config, conversation=conversation, store=store, client=client, texts=texts).routes()

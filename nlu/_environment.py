@@ -1,0 +1,54 @@
+"""The environment every ``rasa`` subprocess gets: no telemetry, no training cache, quiet TensorFlow.
+
+Also the defaults for the variables ``nlu/rasa/endpoints.yml`` needs: Rasa substitutes ``${NAME}`` there
+but has no default syntax and stops on an unset variable, so the embedded SQLite defaults are exported here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from nlu.layout import RasaLayout
+
+__all__ = ["DEFAULT_LAWLINE_PORT", "endpoint_defaults", "rasa_environment"]
+
+DEFAULT_LAWLINE_PORT = 8000
+
+# Variables that would make Rasa's Python 3.10 import the app's packages or the app's virtualenv.
+_DROPPED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTHONNOUSERSITE")
+
+
+def rasa_environment(cache_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of ``base`` (default ``os.environ``) fit for running ``rasa`` offline from the repository."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in _DROPPED}
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",
+            # Training happens only when our own fingerprint changed (nlu/project.py): no graph cache.
+            "RASA_MAX_CACHE_SIZE": "0",
+            "RASA_CACHE_DIRECTORY": str(cache_dir),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONIOENCODING": "utf-8",
+        }
+    )
+    return env
+
+
+def endpoint_defaults(layout: RasaLayout) -> dict[str, str]:
+    """Values for the ``${…}`` in endpoints.yml: the app's action webhook and an embedded SQLite tracker.
+
+    Used only for variables the environment does not set, so a deployment can point the tracker store at
+    PostgreSQL (``LAWLINE_RASA_TRACKER_DIALECT=postgresql``, ``…_HOST=db:5432``, …) without code changes.
+    """
+    return {
+        "LAWLINE_PORT": str(DEFAULT_LAWLINE_PORT),
+        "LAWLINE_RASA_TRACKER_DIALECT": "sqlite",
+        "LAWLINE_RASA_TRACKER_HOST": "",
+        "LAWLINE_RASA_TRACKER_DB": str(layout.tracker_db),
+        "LAWLINE_RASA_TRACKER_USER": "",
+        "LAWLINE_RASA_TRACKER_PASSWORD": "",
+    }

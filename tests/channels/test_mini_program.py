@@ -1,0 +1,168 @@
+"""The mini-program backend through the real Starlette app, with the WeChat stand-in behind it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from channels.background import BackgroundTasks
+from channels.mini_program import MiniProgramConfig, mini_program_routes
+from channels.official_account import OfficialAccountConfig, official_account_routes
+from channels.ports import ChannelUser
+from channels.storage import MemoryStore
+from channels.texts import ChannelTexts
+from channels.wechat_api import WeChatClient
+from tests.channels.conftest import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, TOKEN
+from tests.channels.wechat_standin import CallbackSigner, text_xml
+
+pytestmark = pytest.mark.anyio
+TEXTS = ChannelTexts()
+
+
+class RecordingConversation:
+    """A test double of the ``Conversation`` port: records who asked what."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[ChannelUser, str]] = []
+
+    async def respond(self, user: ChannelUser, text: str) -> list[str]:
+        self.calls.append((user, text))
+        await asyncio.sleep(0)
+        return [f"答复：{text}", "如需帮助请拨打12348。"]
+
+
+@asynccontextmanager
+async def app_for(standin, conversation, store=None) -> AsyncIterator[httpx.AsyncClient]:
+    """Both channels in one app, as the lead will wire them, sharing one store."""
+    store = store if store is not None else MemoryStore()
+    mp_client = WeChatClient(MP_APPID, MP_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
+    oa_client = WeChatClient(OA_APPID, OA_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
+    background = BackgroundTasks()
+    routes = [
+        *mini_program_routes(MiniProgramConfig(), conversation=conversation, store=store, client=mp_client),
+        *official_account_routes(
+            OfficialAccountConfig(token=TOKEN, appid=OA_APPID),
+            conversation=conversation,
+            store=store,
+            client=oa_client,
+            background=background,
+        ),
+    ]
+    try:
+        transport = httpx.ASGITransport(app=Starlette(routes=routes))
+        async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as http:
+            yield http
+    finally:
+        await background.aclose(1)
+        await mp_client.aclose()
+        await oa_client.aclose()
+
+
+async def login(http: httpx.AsyncClient, code: str) -> str:
+    response = await http.post("/api/mp/login", json={"code": code})
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+async def test_login_issues_our_own_token_and_never_the_session_key(standin):
+    standin.add_code("code-1", "o-mp-1", "union-1")
+    async with app_for(standin, RecordingConversation()) as http:
+        response = await http.post("/api/mp/login", json={"code": "code-1"})
+    body = response.json()
+    assert response.status_code == 200
+    assert set(body) == {"token", "expires_in"}
+    assert len(body["token"]) >= 32
+    assert "session_key" not in response.text and "c2Vzc2lvbi1rZXktc2VjcmV0" not in response.text
+    assert "o-mp-1" not in response.text and "union-1" not in response.text
+
+
+async def test_login_with_a_bad_or_used_code(standin):
+    standin.add_code("code-1", "o-mp-1")
+    async with app_for(standin, RecordingConversation()) as http:
+        assert (await http.post("/api/mp/login", json={"code": "nope"})).json() == {"error": "invalid_code"}
+        await login(http, "code-1")
+        assert (await http.post("/api/mp/login", json={"code": "code-1"})).status_code == 400
+        assert (await http.post("/api/mp/login", json={"code": 12})).status_code == 400
+        assert (await http.post("/api/mp/login", content=b"{not json")).status_code == 400
+        assert (await http.post("/api/mp/login", content=b"{}" + b" " * 20_000)).status_code == 413
+        standin.fail_next("/sns/jscode2session", -1, -1, -1, -1)
+        standin.add_code("code-2", "o-mp-2")
+        assert (await http.post("/api/mp/login", json={"code": "code-2"})).json() == {"error": "wechat_unavailable"}
+
+
+async def test_messages_are_checked_then_answered(standin):
+    standin.add_code("code-1", "o-mp-1", "union-1")
+    conversation = RecordingConversation()
+    async with app_for(standin, conversation) as http:
+        token = await login(http, "code-1")
+        response = await http.post(
+            "/api/mp/messages",
+            json={"text": " 土地承包合同到期了怎么办 "},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200
+    assert response.json() == {"replies": ["答复：土地承包合同到期了怎么办", "如需帮助请拨打12348。"]}
+    assert standin.checked == ["土地承包合同到期了怎么办"]
+    assert conversation.calls == [(ChannelUser("mini_program", "o-mp-1", "union-1"), "土地承包合同到期了怎么办")]
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer", "Bearer not-a-token", "Basic dXNlcjpwYXNz", "bearer " + "x" * 300]
+)
+async def test_missing_or_bad_token_is_401(standin, authorization):
+    conversation = RecordingConversation()
+    headers = {"Authorization": authorization} if authorization else {}
+    async with app_for(standin, conversation) as http:
+        response = await http.post("/api/mp/messages", json={"text": "你好"}, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert conversation.calls == [] and standin.checked == []
+
+
+async def test_risky_text_is_refused_calmly_and_not_processed(standin):
+    standin.add_code("code-1", "o-mp-1")
+    standin.set_risky_words("违禁词")
+    conversation = RecordingConversation()
+    async with app_for(standin, conversation) as http:
+        token = await login(http, "code-1")
+        headers = {"Authorization": f"Bearer {token}"}
+        response = await http.post("/api/mp/messages", json={"text": "一段违禁词内容"}, headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"replies": [TEXTS.risky_text]}
+    assert conversation.calls == []
+
+
+async def test_blank_long_and_unavailable_check(standin):
+    standin.add_code("code-1", "o-mp-1")
+    conversation = RecordingConversation()
+    async with app_for(standin, conversation) as http:
+        headers = {"Authorization": f"Bearer {await login(http, 'code-1')}"}
+        blank = await http.post("/api/mp/messages", json={"text": "👍👍"}, headers=headers)
+        assert blank.json() == {"replies": [TEXTS.empty_message]}
+        long = await http.post("/api/mp/messages", json={"text": "字" * 1001}, headers=headers)
+        assert long.json() == {"replies": [TEXTS.too_long_for(1000)]}
+        assert (await http.post("/api/mp/messages", json={"text": 3}, headers=headers)).status_code == 400
+        standin.fail_next("/wxa/msg_sec_check", 61024)
+        down = await http.post("/api/mp/messages", json={"text": "你好"}, headers=headers)
+        assert down.status_code == 503 and down.json()["replies"] == [TEXTS.service_error]
+    assert conversation.calls == []
+
+
+async def test_same_person_keeps_one_union_id_across_official_account_and_mini_program(standin):
+    standin.add_code("code-1", "o-mp-1", "union-1")
+    standin.set_unionid("o-oa-1", "union-1")
+    conversation = RecordingConversation()
+    async with app_for(standin, conversation) as http:
+        headers = {"Authorization": f"Bearer {await login(http, 'code-1')}"}
+        await http.post("/api/mp/messages", json={"text": "借钱不还怎么办"}, headers=headers)
+        query, body = CallbackSigner(TOKEN, OA_APPID).post(text_xml("他还是不还", openid="o-oa-1"))
+        assert (await http.post("/wechat", params=query, content=body)).status_code == 200
+    users = [user for user, _ in conversation.calls]
+    assert [user.channel for user in users] == ["mini_program", "official_account"]
+    assert {user.unionid for user in users} == {"union-1"}
+    assert users[0].openid != users[1].openid
