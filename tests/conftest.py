@@ -94,3 +94,9 @@ def corpus_retriever(corpus_index, use_encoder):
     from bot.indexing import open_retriever
 
     return open_retriever(corpus_index[0], "use-multilingual-v3", use_encoder)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (anyio's pytest plugin)."""
+    return "asyncio"

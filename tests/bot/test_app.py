@@ -1,0 +1,128 @@
+"""The app in-process (httpx ASGI transport) on the real corpus index and SQLite; Rasa down here.
+
+Conversation tests against a real Rasa server are in ``tests/bot/test_dialogue.py``.
+"""
+
+import json
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.models import Message
+from bot.services import build_services
+from bot.settings import load_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def settings(corpus_index, tmp_path):
+    folder = corpus_index[0].parent
+    return load_settings({
+        "LAWLINE_VAR_DIR": str(tmp_path),
+        "LAWLINE_DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
+        "LAWLINE_RASA_URL": f"http://127.0.0.1:{_closed_port()}",
+        "LAWLINE_ENGINE_TIMEOUT": "1.0",
+    }, dotenv=tmp_path / "none")
+
+
+@pytest.fixture
+async def client(settings):
+    app = create_app(lambda: build_services(settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as http:
+            yield http
+
+
+async def test_web_chat_answers_from_retrieval_when_rasa_is_down(client, corpus_index):
+    response = await client.post("/api/chat/messages", json={"text": "我在工地干了半年，包工头跑了，工钱找谁要"})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["session"]) == 32
+    reply = body["replies"][0]
+    assert "智能助手现在有点忙" in reply
+    assert "《保障农民工工资支付条例》第三十六条" in reply and "12348" in reply
+    with corpus_index[1]() as session:
+        rows = session.scalars(select(Message).order_by(Message.id.desc()).limit(2)).all()
+    assert [r.direction for r in rows] == ["out", "in"]
+    assert rows[0].engine == "retrieval" and "《保障农民工工资支付条例》第三十六条" in rows[0].meta["citations"]
+
+
+async def test_same_session_keeps_one_conversation(client):
+    first = (await client.post("/api/chat/messages", json={"text": "你好"})).json()
+    second = (await client.post("/api/chat/messages", json={"session": first["session"], "text": "儿子不给养老钱"})).json()
+    assert second["session"] == first["session"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀😀😀"])
+async def test_empty_or_emoji_only_gets_a_calm_prompt(client, text):
+    body = (await client.post("/api/chat/messages", json={"text": text})).json()
+    assert "请用文字或语音说说遇到了什么事" in body["replies"][0]
+
+
+async def test_a_very_long_message_gets_a_sensible_reply(client):
+    text = "老板一直拖欠工资不给，" * 500  # 5,500 characters
+    body = (await client.post("/api/chat/messages", json={"text": text})).json()
+    assert body["replies"] and "12348" in body["replies"][0]
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b"[1, 2]", b'{"text": 5}', "x".encode() * 70000])
+async def test_bad_requests_get_a_calm_error_and_never_echo(client, payload):
+    response = await client.post("/api/chat/messages", content=payload, headers={"content-type": "application/json"})
+    assert response.status_code in (400, 413)
+    assert "error" in response.json()
+    assert "not json" not in response.text
+
+
+async def test_chat_page_and_health(client):
+    page = await client.get("/chat")
+    assert page.status_code == 200 and "api/chat/messages" in page.text and "12348" in page.text
+    health = (await client.get("/healthz")).json()
+    assert health["documents"] > 4000 and health["dialogue_engine"].startswith("down")
+    assert not health["official_account"]
+
+
+def _action_call(action, text, intent):
+    return {
+        "next_action": action,
+        "sender_id": "s1",
+        "version": "3.6.21",
+        "domain": {"slots": {"topic": {"type": "categorical"}}, "responses": {}, "intents": [], "entities": [],
+                   "actions": [], "forms": {}},
+        "tracker": {
+            "sender_id": "s1", "slots": {"topic": None}, "latest_message": {"text": text, "intent": {"name": intent},
+                                                                            "entities": []},
+            "events": [], "paused": False, "followup_action": None, "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+    }
+
+
+async def test_action_webhook_answers_with_citations(client):
+    response = await client.post("/webhook", json=_action_call("action_answer_legal_question", "儿子不给养老钱", "support"))
+    assert response.status_code == 200
+    body = response.json()
+    assert "《中华人民共和国民法典》第一千零六十七条" in body["responses"][0]["text"]
+    assert body["responses"][0]["custom"]["lawline"]["confident"] is True
+    assert {"event": "slot", "name": "topic", "value": "support"}.items() <= body["events"][0].items()
+    legal_aid = (await client.post("/webhook", json=_action_call("action_offer_legal_aid", "", "legal_aid"))).json()
+    assert "《中华人民共和国法律援助法》第四十二条" in legal_aid["responses"][0]["text"]
+
+
+async def test_action_webhook_refuses_unknown_actions_and_bad_bodies(client):
+    missing = await client.post("/webhook", json=_action_call("action_nope", "x", "greet"))
+    assert missing.status_code == 404
+    bad = await client.post("/webhook", content=b"{oops")
+    assert bad.status_code == 400 and json.loads(bad.text) == {"error": "invalid body"}
