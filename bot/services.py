@@ -19,6 +19,7 @@ from channels.official_account import OfficialAccountConfig, official_account_ro
 from channels.storage import KeyValueStore, RedisStore, SqlStore
 from channels.wechat_api import WeChatClient
 from nlu.client import RasaClient
+from nlu.errors import NluError
 
 __all__ = ["build_services"]
 
@@ -32,7 +33,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     sessions = make_sessions(engine)
     retriever = open_retriever(settings.index_dir, settings.embedding_model)
     composer = AnswerComposer(retriever, load_reply_texts())
-    rasa = RasaClient(settings.rasa_url, timeout=settings.engine_timeout)
+    rasa = RasaClient(settings.rasa_url, timeout=2.0, send_timeout=settings.engine_timeout)
     conversation = ConversationService(
         sessions, engine_client or rasa, composer, engine_timeout=settings.engine_timeout
     )
@@ -57,7 +58,11 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         log.info("mini-program not configured (LAWLINE_MP_*): /api/mp is off")
 
     async def health() -> dict[str, Any]:
-        rasa_up = await rasa.is_ready()
+        try:
+            await rasa.status()
+            rasa_up = True
+        except NluError:
+            rasa_up = False
         return {
             "status": "ok",
             "documents": len(retriever.documents),

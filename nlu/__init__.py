@@ -1,6 +1,14 @@
-"""Understanding residents' questions: the Rasa 3.6 project (Chinese NLU, dialogue) and its client.
+"""Understanding residents' messages: the Rasa 3.6 project in ``nlu/rasa`` (Chinese NLU and dialogue) and
+the app-side code that trains it, runs it as a loopback process and talks to it over HTTP.
 
-Empty until the conversation issue (#3) lands; nothing depends on it yet.
+Rasa lives in its own virtualenv (``.venv-rasa``, Python 3.10, ``scripts/bootstrap-rasa.sh``); nothing here
+imports it. The custom actions named in ``nlu/rasa/domain.yml`` are served by the app (rasa-sdk protocol).
 """
 
-__all__: list[str] = []
+from nlu.client import Entity, Parse, RasaClient
+from nlu.errors import NluError, RasaUnavailable
+from nlu.layout import RasaLayout
+from nlu.process import RasaServer
+from nlu.project import train_if_changed
+
+__all__ = ["Entity", "NluError", "Parse", "RasaClient", "RasaLayout", "RasaServer", "RasaUnavailable", "train_if_changed"]

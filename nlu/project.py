@@ -109,11 +109,13 @@ def train_if_changed(
     *,
     legal_terms: Path | None = None,
     timeout: float = 900.0,
+    keep: int = 3,
 ) -> Path:
     """Return the model for the project's current inputs, training it first if there is none.
 
     Trains with ``rasa train --fixed-model-name <fingerprint>`` into a temporary folder and moves the model
-    into ``models_dir`` only when training succeeded, so a model file is always complete.
+    into ``models_dir`` only when training succeeded, so a model file is always complete. After training,
+    only the ``keep`` newest models are kept.
     """
     _check_rasa(rasa_bin)
     root = _repository_root(project_dir)
@@ -146,7 +148,15 @@ def train_if_changed(
             raise TrainingFailed(command, returncode, output)
         trained.replace(model)
     log.info("trained Rasa model %s in %.1fs", model.name, time.monotonic() - started)
+    _prune(models_dir, keep=max(1, keep), current=model)
     return model
+
+
+def _prune(models_dir: Path, keep: int, current: Path) -> None:
+    models = sorted(models_dir.glob(f"*{MODEL_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [m for m in models if m != current][keep - 1:]:
+        log.info("removing old Rasa model %s", old.name)
+        old.unlink(missing_ok=True)
 
 
 def validate(project_dir: Path, rasa_bin: Path, *, timeout: float = 300.0) -> str:

@@ -1,0 +1,169 @@
+"""The Rasa server as a child process on loopback: start, wait until ready, tell if alive, stop.
+
+``rasa run --enable-api`` runs from Rasa's own virtualenv (Python 3.10) with the environment
+``nlu/rasa/endpoints.yml`` needs; its output goes to ``<var>/rasa/rasa.log``. Rasa logs user messages
+only at DEBUG, which is never turned on here.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from nlu._environment import endpoint_defaults, rasa_environment
+from nlu.errors import RasaStartFailed
+from nlu.layout import RasaLayout
+
+__all__ = ["RasaServer", "free_port"]
+
+log = logging.getLogger(__name__)
+
+_LOG_TAIL_BYTES = 4000
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class RasaServer:
+    """One ``rasa run`` child process serving ``model``; a context manager that starts and stops it.
+
+    ``lawline_port`` is where the app serves the custom actions (default: ``LAWLINE_PORT`` from the
+    environment, else 8000). ``env`` overrides variables of the child's environment, e.g. the
+    ``LAWLINE_RASA_TRACKER_*`` ones.
+    """
+
+    def __init__(
+        self,
+        model: Path,
+        layout: RasaLayout,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        lawline_port: int | None = None,
+        env: Mapping[str, str] | None = None,
+        startup_timeout: float = 180.0,
+    ) -> None:
+        self.model = model
+        self.layout = layout
+        self.host = host
+        self.port = port or free_port(host)
+        self.startup_timeout = startup_timeout
+        self._lawline_port = lawline_port
+        self._env_overrides = dict(env or {})
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        """The ``rasa run`` command line."""
+        return [
+            str(self.layout.require_rasa()), "run",
+            "--enable-api",
+            "-i", self.host,
+            "-p", str(self.port),
+            "--model", str(self.model),
+            "--endpoints", str(self.layout.endpoints),
+            "--credentials", str(self.layout.credentials),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: offline Rasa settings, then endpoint defaults for unset variables."""
+        env = rasa_environment(self.layout.rasa_var / "cache")
+        for name, value in endpoint_defaults(self.layout).items():
+            env.setdefault(name, value)
+        if self._lawline_port is not None:
+            env["LAWLINE_PORT"] = str(self._lawline_port)
+        env.update(self._env_overrides)
+        return env
+
+    def start(self) -> RasaServer:
+        """Start ``rasa run`` and return once ``/status`` reports the model loaded.
+
+        Raises ``RasaStartFailed`` (with the end of the log) if Rasa exits or is not ready in time.
+        """
+        if self.is_alive():
+            return self
+        command = self.command()
+        self.layout.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.layout.tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        log.info("starting Rasa on %s with model %s", self.url, self.model.name)
+        with self.layout.log_file.open("ab") as log_file:
+            log_file.write(f"\n==== rasa run on {self.url} ({self.model.name})\n".encode())
+            log_file.flush()
+            self._process = subprocess.Popen(
+                command, cwd=self.layout.root, env=self.environment(), stdin=subprocess.DEVNULL,
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        with httpx.Client(base_url=self.url, timeout=5.0) as http:
+            while time.monotonic() < deadline:
+                if not self.is_alive():
+                    code = self._process.returncode if self._process else None
+                    raise RasaStartFailed(f"rasa run exited with {code}", self._log_tail())
+                try:
+                    response = http.get("/status")
+                except httpx.TransportError:
+                    response = None
+                if response is not None and response.status_code == 200 and response.json().get("model_file"):
+                    log.info("Rasa is ready on %s", self.url)
+                    return
+                time.sleep(0.5)
+        raise RasaStartFailed(f"Rasa was not ready on {self.url} within {self.startup_timeout:.0f}s", self._log_tail())
+
+    def _log_tail(self) -> str:
+        try:
+            with self.layout.log_file.open("rb") as handle:
+                handle.seek(0, 2)
+                handle.seek(max(0, handle.tell() - _LOG_TAIL_BYTES))
+                return handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def is_alive(self) -> bool:
+        """Whether the child process is running (not whether it answers)."""
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Terminate the child, and kill it if it has not exited within ``timeout`` seconds."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("Rasa did not stop within %.0fs; killing it", timeout)
+                process.kill()
+                process.wait()
+        log.info("Rasa on %s stopped (exit %s)", self.url, process.returncode)
+
+    def __enter__(self) -> RasaServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,93 @@
+"""The web chat page in a real headless Chromium (Debian's), against the real app served by uvicorn.
+
+Desktop and a WeChat in-app browser profile (mobile viewport, WeChat user agent).
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from bot.app import create_app
+from bot.services import build_services
+from bot.settings import load_settings
+
+pytestmark = pytest.mark.slow
+
+WECHAT_UA = ("Mozilla/5.0 (Linux; Android 10; V1938T Build/QP1A.190711.020; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Version/4.0 Chrome/86.0.4240.99 XWEB/4343 MMWEBSDK/20220805 Mobile Safari/537.36 MicroMessenger/8.0.27")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(corpus_index, tmp_path_factory):
+    folder = corpus_index[0].parent
+    var = tmp_path_factory.mktemp("var")
+    settings = load_settings({
+        "LAWLINE_VAR_DIR": str(var),
+        "LAWLINE_DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
+        "LAWLINE_RASA_URL": f"http://127.0.0.1:{_free_port()}",  # nothing listens: answers come from retrieval
+        "LAWLINE_ENGINE_TIMEOUT": "1.0",
+    }, dotenv=var / "none")
+    port = _free_port()
+    config = uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline, "app did not start"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; `make test` installs it with scripts/chromium.sh")
+        pytest.skip("chromium not installed (scripts/chromium.sh)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("profile", ["desktop", "wechat"])
+def test_resident_asks_and_reads_a_cited_answer(server, browser, profile):
+    options = {"viewport": {"width": 1280, "height": 800}}
+    if profile == "wechat":
+        options = {"viewport": {"width": 360, "height": 640}, "user_agent": WECHAT_UA, "is_mobile": True,
+                   "has_touch": True}
+    context = browser.new_context(**options)
+    page = context.new_page()
+    page.goto(f"{server}/chat")
+    assert "12348" in page.title()
+    page.fill("#text", "我在工地干了半年，包工头跑了，工钱找谁要")
+    page.click("#send")
+    reply = page.locator(".msg.bot").nth(1)
+    reply.wait_for(timeout=20000)
+    assert "《保障农民工工资支付条例》" in reply.inner_text()
+    page.click("text=法律援助自测")
+    page.locator(".msg.bot").nth(2).wait_for(timeout=20000)
+    assert page.evaluate("window.localStorage.getItem('lawline-chat-session')")
+    context.close()

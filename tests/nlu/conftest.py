@@ -1,0 +1,111 @@
+"""Fixtures for the Rasa side: the real Rasa virtualenv, a model trained once per session, a real Rasa
+server on loopback, and a small local HTTP server standing in for the app's custom-action webhook.
+
+Without ``.venv-rasa`` the Rasa tests skip locally and fail in CI (``make test`` builds it first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlu.affirmation import affirmation_response
+from nlu.layout import RasaLayout
+from nlu.process import RasaServer
+from nlu.project import train_if_changed
+
+
+def require_rasa(layout: RasaLayout) -> Path:
+    """The ``rasa`` executable; skip (or fail in CI) with the bootstrap command when it is missing."""
+    if not layout.rasa_bin.is_file():
+        message = f"Rasa is not installed at {layout.rasa_bin}: run scripts/bootstrap-rasa.sh (make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return layout.rasa_bin
+
+
+@pytest.fixture(scope="session")
+def rasa_layout(tmp_path_factory: pytest.TempPathFactory) -> RasaLayout:
+    """This checkout's Rasa project, with everything Rasa writes (models, log, trackers) in a temp folder."""
+    layout = RasaLayout.default(var_dir=tmp_path_factory.mktemp("var"))
+    require_rasa(layout)
+    return layout
+
+
+@pytest.fixture(scope="session")
+def rasa_model(rasa_layout: RasaLayout) -> Path:
+    """A model trained from scratch for this session (about 40 s on two cores)."""
+    return train_if_changed(rasa_layout.project_dir, rasa_layout.models_dir, rasa_layout.rasa_bin)
+
+
+class ActionStandIn(ThreadingHTTPServer):
+    """Stands in for the app's rasa-sdk webhook: records each action call and answers with a marker text.
+
+    ``action_default_ask_affirmation`` answers as the app must, with ``nlu.affirmation``.
+    """
+
+    calls: list[dict[str, Any]]
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def calls_for(self, sender: str) -> list[dict[str, Any]]:
+        return [call for call in self.calls if call["sender"] == sender]
+
+
+class _ActionHandler(BaseHTTPRequestHandler):
+    server: ActionStandIn
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        action, tracker, domain = body["next_action"], body["tracker"], body["domain"]
+        slots = tracker.get("slots") or {}
+        self.server.calls.append({"action": action, "sender": tracker["sender_id"], "slots": slots})
+        if action == "action_default_ask_affirmation":
+            responses = [affirmation_response(tracker.get("latest_message") or {}, domain.get("responses") or {})]
+        else:
+            responses = [{"text": f"stand-in {action} topic={slots.get('topic')}"}]
+        payload = json.dumps({"events": [], "responses": responses}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet: the test output is enough."""
+
+
+@pytest.fixture(scope="session")
+def action_stand_in() -> Iterator[ActionStandIn]:
+    server = ActionStandIn(("127.0.0.1", 0), _ActionHandler)
+    server.calls = []
+    thread = threading.Thread(target=server.serve_forever, name="action-stand-in", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def rasa_server(rasa_layout: RasaLayout, rasa_model: Path, action_stand_in: ActionStandIn) -> Iterator[RasaServer]:
+    """A real ``rasa run`` on a free loopback port; custom actions go to the stand-in webhook.
+
+    The tracker store is endpoints.yml's SQL store with its embedded SQLite default (nothing overridden).
+    """
+    for name in [n for n in os.environ if n.startswith("LAWLINE_RASA_TRACKER_")]:
+        assert not os.environ[name], f"{name} is set; the Rasa tests expect the SQLite default"
+    with RasaServer(rasa_model, rasa_layout, lawline_port=action_stand_in.port) as server:
+        yield server
