@@ -3,6 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 LAWLINE := $(VENV)/bin/lawline
 STAMP := $(VENV)/.bootstrapped
+RASA_STAMP := .venv-rasa/.bootstrapped
 
 .PHONY: run test setup corpus index lint typecheck postgres clean
 
@@ -10,7 +11,11 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(RASA_STAMP): scripts/bootstrap-rasa.sh
+	scripts/bootstrap-rasa.sh
+	touch $(RASA_STAMP)
+
+setup: $(STAMP) $(RASA_STAMP)
 
 corpus: setup
 	$(LAWLINE) corpus import
@@ -18,10 +23,10 @@ corpus: setup
 index: corpus
 	$(LAWLINE) index build
 
-## make run: on a fresh machine, build the virtualenv, import the corpus, build the index, then serve.
+## make run: on a fresh machine, build both virtualenvs, import the corpus, build the index, train Rasa when
+## its data changed, and serve (web chat at http://127.0.0.1:8000/chat; /wechat when LAWLINE_WECHAT_* is set).
 run: index
-	$(LAWLINE) search "在工地干活老板不给工钱" --top 5
-	@echo "make run: corpus imported and index built. (The WeChat/web server arrives with issue #3.)"
+	$(LAWLINE) serve
 
 ## make test: everything make run sets up, a PostgreSQL server on loopback, then every test.
 test: setup

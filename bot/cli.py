@@ -201,6 +201,45 @@ def index_status(ctx: _Context) -> None:
     click.echo(f"corpus version {m.corpus_version} ({state})")
 
 
+# ---- serve -------------------------------------------------------------------------------------
+@main.command()
+@click.option("--no-rasa", is_flag=True,
+              help="Do not start Rasa (answer from retrieval until LAWLINE_RASA_URL answers).")
+@pass_context
+def serve(ctx: _Context, no_rasa: bool) -> None:
+    """Serve Lawline: the app (WeChat, mini-program, web chat, actions) and a supervised Rasa server.
+
+    Trains the Rasa model first when its data changed. Listens on LAWLINE_HOST:LAWLINE_PORT.
+    """
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.services import build_services
+    from bot.supervisor import RasaSupervisor
+    from nlu.errors import NluError
+    from nlu.layout import RasaLayout
+    from nlu.process import RasaServer
+    from nlu.project import train_if_changed
+
+    settings = ctx.settings
+    supervisor = None
+    if settings.rasa_managed and not no_rasa:
+        layout = RasaLayout.default(settings.var_dir)
+        try:
+            model = train_if_changed(layout.project_dir, layout.models_dir, layout.require_rasa())
+        except NluError as exc:
+            raise click.ClickException(f"Rasa model: {exc}") from exc
+        server = RasaServer(model, layout, port=settings.rasa_port, lawline_port=settings.port)
+        supervisor = RasaSupervisor(server).start()
+    app = create_app(lambda: build_services(settings))
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                    access_log=False)
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+
+
 # ---- search ------------------------------------------------------------------------------------
 def _parse_day(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
     if value is None:
