@@ -14,6 +14,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 from bot.answers import TOPICS, Answer, AnswerComposer
+from nlu.affirmation import affirmation_response
 
 __all__ = ["build_executor"]
 
@@ -74,9 +75,21 @@ class Handoff(Action):
         return []
 
 
+class AskAffirmation(Action):
+    """First stage of the two-stage fallback, in Chinese: "您是想问……吗？" with 是 / 不是 buttons."""
+
+    def name(self) -> str:
+        return "action_default_ask_affirmation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        response = affirmation_response(tracker.latest_message or {}, domain.get("responses") or {})
+        dispatcher.utter_message(**response)
+        return []
+
+
 def build_executor(composer: AnswerComposer) -> ActionExecutor:
     """An executor with Lawline's actions registered as instances (their services injected)."""
     executor = ActionExecutor()
-    for action in (AnswerLegalQuestion(composer), OfferLegalAid(composer), Handoff(composer)):
+    for action in (AnswerLegalQuestion(composer), OfferLegalAid(composer), Handoff(composer), AskAffirmation()):
         executor.register_action(action)
     return executor

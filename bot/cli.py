@@ -343,3 +343,57 @@ def bench_retrieval(ctx: _Context, corpus_file: Path, queries_file: Path, top: i
         keys = ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "p50_ms", "p95_ms", "index_build_s",
                 "peak_rss_mb")
         click.echo(json.dumps({k: round(result[k], 4) for k in keys}))
+
+
+@bench.command("intent")
+@click.option("--data", "data_file", required=True, type=click.Path(exists=True, path_type=Path),
+              help='JSONL lines {"text", "label"}; labels wages/support/land/dispute/other.')
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line: accuracy, macro_f1, per_class.")
+@click.option("--rasa-url", help="Use this running Rasa server instead of training/starting one.")
+@pass_context
+def bench_intent_command(ctx: _Context, data_file: Path, as_json: bool, rasa_url: str | None) -> None:
+    """Classify every line with the trained Rasa model; accuracy, macro-F1, per-class scores, confusion matrix."""
+    from nlu.errors import NluError
+    from nlu.intent_bench import bench_intent, format_intent_table
+
+    try:
+        result = bench_intent(data_file, rasa_url, var_dir=ctx.settings.var_dir)
+    except NluError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(format_intent_table(result))
+    if as_json:
+        keys = ("accuracy", "macro_f1", "per_class")
+        click.echo(json.dumps({k: result[k] for k in keys}, ensure_ascii=False))
+
+
+@bench.command("load")
+@click.option("--levels", default="1,10,50", show_default=True, help="Concurrent residents per run, comma-separated.")
+@click.option("--per-resident", default=4, show_default=True, type=click.IntRange(1, 1000),
+              help="Messages each resident sends, one after another.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+@pass_context
+def bench_load(ctx: _Context, levels: str, per_resident: int, as_json: bool) -> None:
+    """Simulated residents push signed, AES-encrypted messages to /wechat through the full stack.
+
+    Starts `lawline serve` (app, actions, Rasa) on free loopback ports with the configured database and index,
+    and a local stand-in of the WeChat API; prints throughput and p50/p99 latency per concurrency level.
+    """
+    from bot.loadbench import run_load_bench
+
+    try:
+        counts = tuple(int(x) for x in levels.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter("use numbers like 1,10,50", param_hint="--levels") from None
+    try:
+        result = run_load_bench(ctx.settings.var_dir, counts, per_resident)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("residents  messages  msg/s   p50 ms   p99 ms   max ms  passive  pushed  answered  errors")
+    for row in result["levels"]:
+        click.echo(f"{row['residents']:>9} {row['messages']:>9} {row['throughput_per_s']:>6} {row['p50_ms']:>8} "
+                   f"{row['p99_ms']:>8} {row['max_ms']:>8} {row['passive']:>8} {row['pushed']:>7} "
+                   f"{row['answered']:>9} {row['errors']:>7}")
+    if as_json:
+        click.echo(json.dumps(result))

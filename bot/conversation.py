@@ -43,6 +43,13 @@ def conversation_key(user: ChannelUser) -> str:
     return f"{user.channel}:{user.openid}"
 
 
+def _render(message: dict[str, Any]) -> str:
+    """A Rasa message as plain text: WeChat text has no buttons, so their titles become what to reply."""
+    text = str(message["text"]).strip()
+    titles = [str(b.get("title")) for b in message.get("buttons") or [] if isinstance(b, dict) and b.get("title")]
+    return f"{text}\n（请回复：{' / '.join(titles)}）" if titles else text
+
+
 def _sender_id(key: str) -> str:
     # Rasa sees a stable pseudonym, not the WeChat identifiers.
     return hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -85,7 +92,7 @@ class ConversationService:
             log.warning("dialogue engine unavailable (%s); answering from retrieval for %s", type(exc).__name__,
                         sender[:12])
             return await self._fallback(text)
-        replies = [m["text"] for m in messages if isinstance(m.get("text"), str) and m["text"].strip()]
+        replies = [_render(m) for m in messages if isinstance(m.get("text"), str) and m["text"].strip()]
         meta: dict[str, Any] = {}
         for message in messages:
             custom = message.get("custom")

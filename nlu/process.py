@@ -116,6 +116,10 @@ class RasaServer:
         return self
 
     def _wait_ready(self) -> None:
+        """Poll ``/`` until the server answers, then ask ``/status`` once whether the model loaded.
+
+        Rasa loads the model before it serves; polling ``/status`` itself would log an error per poll.
+        """
         deadline = time.monotonic() + self.startup_timeout
         with httpx.Client(base_url=self.url, timeout=5.0) as http:
             while time.monotonic() < deadline:
@@ -123,12 +127,15 @@ class RasaServer:
                     code = self._process.returncode if self._process else None
                     raise RasaStartFailed(f"rasa run exited with {code}", self._log_tail())
                 try:
-                    response = http.get("/status")
+                    up = http.get("/").status_code == 200
+                    status = http.get("/status") if up else None
                 except httpx.TransportError:
-                    response = None
-                if response is not None and response.status_code == 200 and response.json().get("model_file"):
-                    log.info("Rasa is ready on %s", self.url)
-                    return
+                    status = None
+                if status is not None:
+                    if status.status_code == 200 and status.json().get("model_file"):
+                        log.info("Rasa is ready on %s", self.url)
+                        return
+                    raise RasaStartFailed(f"Rasa on {self.url} runs without a model ({self.model})", self._log_tail())
                 time.sleep(0.5)
         raise RasaStartFailed(f"Rasa was not ready on {self.url} within {self.startup_timeout:.0f}s", self._log_tail())
 

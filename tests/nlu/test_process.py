@@ -36,15 +36,22 @@ def test_missing_rasa_is_reported_before_starting(tmp_path):
 
 
 @pytest.mark.slow
-def test_start_failure_carries_the_log(rasa_layout, tmp_path):
-    broken = tmp_path / "endpoints.yml"
-    broken.write_text("action_endpoint:\n  url: http://127.0.0.1:${LAWLINE_NOT_SET_ANYWHERE}/webhook\n", encoding="utf-8")
-    layout = RasaLayout(rasa_layout.root, tmp_path, rasa_layout.rasa_bin, rasa_layout.legal_terms, tmp_path)
+def test_unset_endpoint_variable_fails_the_start_with_the_log(rasa_layout, rasa_model, tmp_path):
+    (tmp_path / "endpoints.yml").write_text("tracker_store:\n  type: SQL\n  db: ${LAWLINE_NOT_SET_ANYWHERE}\n", "utf-8")
     (tmp_path / "credentials.yml").write_text("rest:\n", encoding="utf-8")
-    server = RasaServer(tmp_path / "missing.tar.gz", layout, startup_timeout=120)
-    with pytest.raises(RasaStartFailed) as failed:
+    layout = RasaLayout(rasa_layout.root, tmp_path, rasa_layout.rasa_bin, rasa_layout.legal_terms, tmp_path)
+    server = RasaServer(rasa_model, layout, startup_timeout=120)
+    with pytest.raises(RasaStartFailed, match="exited with 1") as failed:
         server.start()
     assert "LAWLINE_NOT_SET_ANYWHERE" in failed.value.log_tail
+    assert not server.is_alive()
+
+
+@pytest.mark.slow
+def test_missing_model_fails_the_start(rasa_layout, tmp_path):
+    server = RasaServer(tmp_path / "missing.tar.gz", rasa_layout, startup_timeout=120)
+    with pytest.raises(RasaStartFailed, match="without a model"):
+        server.start()
     assert not server.is_alive()
 
 

@@ -1,0 +1,178 @@
+"""``lawline bench load``: simulated residents push signed, AES-encrypted messages to ``/wechat``.
+
+The bench starts the real stack as a child process (``lawline serve``: the app, its action webhook and a
+supervised Rasa server, on free loopback ports, with the configured database and index), points its WeChat
+API at a local stand-in that records customer-service pushes, and then, for each concurrency level, lets
+that many residents send messages one after another. It measures the HTTP latency of every delivery (what
+WeChat waits for: a passive reply or ``success``), throughput, and whether every message got its answer
+(passively or pushed) — and how late the latest answer was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from channels.simulator import CallbackSimulator, WeChatApiStandIn
+from nlu.process import free_port
+
+__all__ = ["QUESTIONS", "run_load_bench"]
+
+# Written by the team for this bench (not from any evaluation set).
+QUESTIONS = (
+    "老板欠了俺三个月工钱不给，咋办",
+    "包工头跑了，工地上的工资找谁要",
+    "在厂里干活没签合同，能要双倍工资吗",
+    "儿子不给养老钱，我能告他吗",
+    "离婚后孩子的抚养费他一直不给",
+    "村里要收回俺家的责任田",
+    "嫁到外村了，娘家的承包地还算我的吗",
+    "邻居盖房子占了我家的路",
+    "借给亲戚五万块钱打了欠条，他不还",
+    "被邻居家的狗咬了，医药费谁出",
+    "你好",
+    "我能申请法律援助吗",
+)
+
+
+@dataclass
+class _Delivery:
+    openid: str
+    msg_id: int
+    seconds: float
+    passive: str | None
+    status: int
+
+
+def _random_key(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _start_stack(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    lawline = Path(sys.executable).with_name("lawline")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen([str(lawline), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base, timeout=5) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"lawline serve exited with {process.returncode}")
+            try:
+                health = http.get("/healthz").json()
+                if health.get("dialogue_engine") == "up":
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(1)
+    raise RuntimeError("the stack did not become ready (Rasa up) in time")
+
+
+async def _resident(http: httpx.AsyncClient, sim: CallbackSimulator, openid: str, count: int,
+                    next_id: Callable[[], int]) -> list[_Delivery]:
+    done = []
+    for i in range(count):
+        msg_id = next_id()
+        query, body = sim.delivery(openid, QUESTIONS[(msg_id + i) % len(QUESTIONS)], msg_id)
+        started = time.monotonic()
+        response = await http.post("/wechat", params=query, content=body)
+        elapsed = time.monotonic() - started
+        passive = sim.reply_text(response.text) if response.status_code == 200 else None
+        done.append(_Delivery(openid, msg_id, elapsed, passive, response.status_code))
+    return done
+
+
+async def _level(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, residents: int,
+                 per_resident: int, counter: list[int]) -> dict[str, Any]:
+    def next_id() -> int:
+        counter[0] += 1
+        return counter[0]
+
+    limits = httpx.Limits(max_connections=residents + 5, max_keepalive_connections=residents + 5)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        started = time.monotonic()
+        runs = await asyncio.gather(*(
+            _resident(http, sim, f"o-load-{residents}-{r}-{secrets.token_hex(3)}", per_resident, next_id)
+            for r in range(residents)
+        ))
+        wall = time.monotonic() - started
+    deliveries = [d for run in runs for d in run]
+    # Answers that were not passive must arrive as pushes; give them a few seconds.
+    waiting = [d for d in deliveries if d.passive is None and d.status == 200]
+    deadline = time.monotonic() + 15
+    while waiting and time.monotonic() < deadline:
+        pushed = {o: len(api.pushed_to(o)) for o in {d.openid for d in waiting}}
+        if all(pushed[o] >= sum(1 for d in waiting if d.openid == o) for o in pushed):
+            break
+        await asyncio.sleep(0.25)
+    answered = sum(1 for d in deliveries if d.passive) + sum(
+        min(len(api.pushed_to(o)), sum(1 for d in waiting if d.openid == o)) for o in {d.openid for d in waiting}
+    )
+    latencies = np.asarray([d.seconds for d in deliveries]) * 1000
+    return {
+        "residents": residents,
+        "messages": len(deliveries),
+        "throughput_per_s": round(len(deliveries) / wall, 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 1),
+        "max_ms": round(float(latencies.max()), 1),
+        "passive": sum(1 for d in deliveries if d.passive),
+        "pushed": len(waiting),
+        "answered": answered,
+        "errors": sum(1 for d in deliveries if d.status != 200),
+    }
+
+
+def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_resident: int = 4,
+                   startup_timeout: float = 600.0) -> dict[str, Any]:
+    """Start the stack, run each concurrency level, stop the stack; returns one result per level."""
+    api = WeChatApiStandIn()
+    api.start()
+    token = _random_key(string.ascii_letters + string.digits, 24)
+    appid = "wx" + _random_key("0123456789abcdef", 16)
+    aes_key = _random_key(string.ascii_letters + string.digits, 43)
+    port, rasa_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "LAWLINE_PORT": str(port),
+        "LAWLINE_RASA_PORT": str(rasa_port),
+        "LAWLINE_WECHAT_TOKEN": token,
+        "LAWLINE_WECHAT_APPID": appid,
+        "LAWLINE_WECHAT_APPSECRET": _random_key(string.ascii_letters, 32),
+        "LAWLINE_WECHAT_AES_KEY": aes_key,
+        "LAWLINE_WECHAT_API_BASE": api.base_url,
+        "LAWLINE_LOG_LEVEL": "WARNING",
+    }
+    env.pop("LAWLINE_RASA_URL", None)
+    base = f"http://127.0.0.1:{port}"
+    process = _start_stack(env, port, var_dir / "bench" / "load-serve.log")
+    try:
+        _wait_ready(base, process, startup_timeout)
+        sim = CallbackSimulator(token, appid, aes_key)
+        counter = [int(time.time()) * 1000]
+        asyncio.run(_level(base, sim, api, 1, 2, counter))  # warm-up, not reported
+        results = [asyncio.run(_level(base, sim, api, n, per_resident, counter)) for n in levels]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        api.stop()
+    return {"levels": results}

@@ -1,0 +1,114 @@
+"""The whole stack: a stand-in WeChat pushes AES-encrypted, signed messages (with retries) to the real app
+served by uvicorn, which talks to a real Rasa server, whose custom actions call back into the app, which
+answers from the real corpus index. Exactly one answer per message, in time, citing the right law.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from bot.models import Message
+from bot.services import build_services
+from bot.settings import load_settings
+from nlu.process import RasaServer
+from tests.channels.conftest import AES_KEY, OA_APPID, OA_SECRET, TOKEN
+from tests.channels.wechat_standin import CallbackSigner, WeChatStandIn, text_xml
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def stack(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
+    standin = WeChatStandIn({OA_APPID: OA_SECRET})
+    standin.start()
+    app_port = _free_port()
+    rasa = RasaServer(rasa_model, rasa_layout, lawline_port=app_port).start()
+    var = tmp_path_factory.mktemp("var")
+    settings = load_settings({
+        "LAWLINE_VAR_DIR": str(var),
+        "LAWLINE_DATABASE_URL": f"sqlite:///{corpus_index[0].parent / 'db.sqlite3'}",
+        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
+        "LAWLINE_RASA_URL": rasa.url,
+        "LAWLINE_PORT": str(app_port),
+        "LAWLINE_WECHAT_TOKEN": TOKEN,
+        "LAWLINE_WECHAT_APPID": OA_APPID,
+        "LAWLINE_WECHAT_APPSECRET": OA_SECRET,
+        "LAWLINE_WECHAT_AES_KEY": AES_KEY,
+        "LAWLINE_WECHAT_API_BASE": standin.base_url,
+    }, dotenv=var / "none")
+    server = uvicorn.Server(uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1",
+                                           port=app_port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "app did not start"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{app_port}", standin, corpus_index[1]
+    server.should_exit = True
+    thread.join(10)
+    rasa.stop()
+    standin.stop()
+
+
+QUESTIONS = [
+    ("我在工地干了半年，包工头跑了，工钱找谁要", "保障农民工工资支付条例"),
+    ("俺爹娘七十多了，儿子不给养老钱咋整", "中华人民共和国民法典"),
+    ("村里要把俺家的责任田收回去给别人种", "中华人民共和国农村土地承包法"),
+    ("邻居家的狗把我娃咬了，他不赔医药费", "中华人民共和国民法典"),
+]
+
+
+@pytest.mark.parametrize(("question", "law"), QUESTIONS)
+async def test_one_cited_answer_per_message_despite_retries(stack, question, law):
+    base, standin, sessions = stack
+    signer = CallbackSigner(TOKEN, OA_APPID, AES_KEY)
+    msg_id = abs(hash(question)) % 10**12
+    openid = f"o-e2e-{msg_id}"
+    xml = text_xml(question, openid=openid, msg_id=msg_id)
+    pushed_before = len(standin.sent)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+
+        async def deliver() -> tuple[float, httpx.Response]:
+            query, body = signer.post(xml)
+            started = time.monotonic()
+            response = await http.post("/wechat", params=query, content=body)
+            return time.monotonic() - started, response
+
+        first = asyncio.create_task(deliver())
+        await asyncio.sleep(1.5)  # WeChat retries while the first delivery is still open, then twice more
+        retries = await asyncio.gather(deliver(), deliver(), deliver())
+        results = [await first, *retries]
+    for elapsed, response in results:
+        assert response.status_code == 200
+        assert elapsed < 5.0, "WeChat drops a reply after 5 seconds"
+    passive = [signer.open_reply(r.text) for _, r in results if r.text != "success"]
+    answers = {ElementTree.fromstring(x).findtext("Content") for x in passive}
+    deadline = time.monotonic() + 20
+    while not passive and len(standin.sent) == pushed_before and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    pushes = [s for s in standin.sent[pushed_before:] if s.openid == openid]
+    texts = [a for a in answers if a] + [p.content for p in pushes]
+    assert texts, "no answer reached the resident"
+    assert len(answers) <= 1, "retries must never produce a second, different answer"
+    assert f"《{law}》" in "\n".join(texts)
+    with sessions() as session:
+        received = session.scalar(select(func.count()).select_from(Message)
+                                  .where(Message.direction == "in", Message.text == question))
+    assert received == 1, "the message was processed more than once"
