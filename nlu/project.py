@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from nlu._environment import rasa_environment
-from nlu.errors import NluError, RasaNotInstalled, TrainingFailed, ValidationFailed
+from nlu.errors import RasaCommandFailed, RasaNotInstalled, TrainingFailed, ValidationFailed
 
 __all__ = ["MODEL_SUFFIX", "dictionary_dir", "fingerprint", "train_if_changed", "validate", "write_jieba_dictionary"]
 
@@ -86,14 +86,17 @@ def fingerprint(project_dir: Path, dictionary: Path | None = None) -> str:
     return digest.hexdigest()[:20]
 
 
-def _run(command: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float) -> tuple[int, str]:
+def _run(
+    command: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float, error: type[RasaCommandFailed]
+) -> tuple[int, str]:
     try:
         done = subprocess.run(
             list(command), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace", timeout=timeout, check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise NluError(f"{' '.join(command[:3])} did not finish within {timeout:.0f}s") from exc
+        output = exc.output.decode("utf-8", "replace") if isinstance(exc.output, bytes) else exc.output or ""
+        raise error(command, -1, f"did not finish within {timeout:.0f}s\n{output[-_OUTPUT_TAIL:]}") from None
     return done.returncode, done.stdout[-_OUTPUT_TAIL:]
 
 
@@ -142,7 +145,7 @@ def train_if_changed(
             "--force",
         ]
         env = rasa_environment(Path(scratch) / "cache")
-        returncode, output = _run(command, root, env, timeout)
+        returncode, output = _run(command, root, env, timeout, TrainingFailed)
         trained = Path(scratch) / f"{name}{MODEL_SUFFIX}"
         if returncode != 0 or not trained.is_file():
             raise TrainingFailed(command, returncode, output)
@@ -173,7 +176,7 @@ def validate(project_dir: Path, rasa_bin: Path, *, timeout: float = 300.0) -> st
         "--data", str(project_dir / "data"),
     ]
     with tempfile.TemporaryDirectory(prefix="lawline-rasa-validate-") as scratch:
-        returncode, output = _run(command, root, rasa_environment(Path(scratch)), timeout)
+        returncode, output = _run(command, root, rasa_environment(Path(scratch)), timeout, ValidationFailed)
     if returncode != 0:
         raise ValidationFailed(command, returncode, output)
     return output

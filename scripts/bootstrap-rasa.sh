@@ -38,7 +38,11 @@ fi
 rm -f "$VENV"/.bootstrapped-*
 
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-"${pip[@]}" install "rasa==$RASA_VERSION" "jieba>=0.42"
+# The machine's pip configuration may name local package folders that do not exist; pip says so for every
+# package, which buries real problems.
+quiet() { grep -v "^WARNING: Location 'file://.* is ignored" || true; }
+"${pip[@]}" install wheel 2>&1 | quiet
+"${pip[@]}" install "rasa==$RASA_VERSION" "jieba>=0.42" 2>&1 | quiet
 
 # Guard: TensorFlow must stay the CPU build; no CUDA wheels.
 if "$VENV/bin/python" -m pip list 2>/dev/null | grep -qiE '^nvidia-|^triton '; then

@@ -100,3 +100,25 @@ def corpus_retriever(corpus_index, use_encoder):
 def anyio_backend() -> str:
     """Async tests run on asyncio (anyio's pytest plugin)."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def rasa_layout(tmp_path_factory):
+    """This checkout's Rasa project; what Rasa writes goes to a session temp folder. Needs `.venv-rasa`."""
+    from nlu.layout import RasaLayout
+
+    layout = RasaLayout.default(var_dir=tmp_path_factory.getbasetemp() / "rasa-var")
+    if not layout.rasa_bin.is_file():
+        message = f"Rasa is not installed at {layout.rasa_bin}: run scripts/bootstrap-rasa.sh (make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return layout
+
+
+@pytest.fixture(scope="session")
+def rasa_model(rasa_layout):
+    """The Rasa model for the project's current data (trained once per session when missing)."""
+    from nlu.project import train_if_changed
+
+    return train_if_changed(rasa_layout.project_dir, rasa_layout.models_dir, rasa_layout.rasa_bin)

@@ -95,3 +95,21 @@ def test_generated_files_stay_out_of_git():
     ignored = (root / ".gitignore").read_text(encoding="utf-8").split()
     assert "var/" in ignored and ".venv-rasa/" in ignored
     assert not list(Path(root, "nlu", "rasa").rglob("*.tar.gz"))
+
+
+@pytest.mark.slow
+def test_bootstrap_is_idempotent_and_cpu_only(rasa_layout):
+    import subprocess
+
+    def bootstrap() -> str:
+        done = subprocess.run(["bash", "scripts/bootstrap-rasa.sh"], cwd=rasa_layout.root, capture_output=True,
+                              text=True, timeout=900, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    bootstrap()
+    assert "is up to date" in bootstrap()
+    packages = subprocess.run([str(rasa_layout.root / ".venv-rasa" / "bin" / "python"), "-m", "pip", "list"],
+                              capture_output=True, text=True, timeout=120, check=True).stdout.lower()
+    assert "rasa " in packages and "jieba " in packages
+    assert "nvidia" not in packages
