@@ -22,7 +22,7 @@ fi
 python=""
 root="$(pyenv root 2>/dev/null || true)"
 for candidate in python3.10 ${root:+"$root/versions/3.10.13/bin/python3"} ${root:+$root/versions/3.10.*/bin/python3}; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
         python="$candidate"; break
     fi
 done

@@ -1,7 +1,8 @@
-"""Fixtures for the Rasa side: the real Rasa virtualenv, a model trained once per session, a real Rasa
-server on loopback, and a small local HTTP server standing in for the app's custom-action webhook.
+"""Fixtures for the Rasa side: a real Rasa server on loopback and a small local HTTP server standing in for
+the app's custom-action webhook.
 
-Without ``.venv-rasa`` the Rasa tests skip locally and fail in CI (``make test`` builds it first).
+``rasa_layout`` and ``rasa_model`` (the project trained once per session) come from ``tests/conftest.py``:
+without ``.venv-rasa`` they skip locally and fail in CI (``make test`` builds it first).
 """
 
 from __future__ import annotations
@@ -19,31 +20,6 @@ import pytest
 from nlu.affirmation import affirmation_response
 from nlu.layout import RasaLayout
 from nlu.process import RasaServer
-from nlu.project import train_if_changed
-
-
-def require_rasa(layout: RasaLayout) -> Path:
-    """The ``rasa`` executable; skip (or fail in CI) with the bootstrap command when it is missing."""
-    if not layout.rasa_bin.is_file():
-        message = f"Rasa is not installed at {layout.rasa_bin}: run scripts/bootstrap-rasa.sh (make test does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return layout.rasa_bin
-
-
-@pytest.fixture(scope="session")
-def rasa_layout(tmp_path_factory: pytest.TempPathFactory) -> RasaLayout:
-    """This checkout's Rasa project, with everything Rasa writes (models, log, trackers) in a temp folder."""
-    layout = RasaLayout.default(var_dir=tmp_path_factory.mktemp("var"))
-    require_rasa(layout)
-    return layout
-
-
-@pytest.fixture(scope="session")
-def rasa_model(rasa_layout: RasaLayout) -> Path:
-    """A model trained from scratch for this session (about 40 s on two cores)."""
-    return train_if_changed(rasa_layout.project_dir, rasa_layout.models_dir, rasa_layout.rasa_bin)
 
 
 class ActionStandIn(ThreadingHTTPServer):
