@@ -50,6 +50,15 @@ def _render(message: dict[str, Any]) -> str:
     return f"{text}\n（请回复：{' / '.join(titles)}）" if titles else text
 
 
+def _button_payload(text: str, buttons: list[dict[str, str]]) -> str:
+    """A typed button title (或 its number: 1, 2 …) stands for the button's payload, as a tap would."""
+    typed = text.strip().strip("。.!！")
+    for number, button in enumerate(buttons, 1):
+        if typed in (button.get("title"), str(number)) and button.get("payload"):
+            return button["payload"]
+    return text
+
+
 def _sender_id(key: str) -> str:
     # Rasa sees a stable pseudonym, not the WeChat identifiers.
     return hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -74,11 +83,11 @@ class ConversationService:
     async def respond(self, user: ChannelUser, text: str) -> list[str]:
         """Answer one message from ``user``; always returns at least one reply text."""
         key = conversation_key(user)
-        conversation_id = await asyncio.to_thread(self._record_in, key, user, text)
+        conversation_id, buttons = await asyncio.to_thread(self._record_in, key, user, text)
         if not _MEANINGFUL.search(text):
             replies, engine, meta = [self.composer.texts.empty_message], "channel", {}
         else:
-            replies, engine, meta = await self._ask(key, text)
+            replies, engine, meta = await self._ask(key, _button_payload(text, buttons))
         await asyncio.to_thread(self._record_out, conversation_id, user.channel, replies, engine, meta)
         return replies
 
@@ -94,6 +103,9 @@ class ConversationService:
             return await self._fallback(text)
         replies = [_render(m) for m in messages if isinstance(m.get("text"), str) and m["text"].strip()]
         meta: dict[str, Any] = {}
+        offered = [b for m in messages for b in m.get("buttons") or [] if isinstance(b, dict)]
+        if offered:
+            meta["buttons"] = [{"title": str(b.get("title")), "payload": str(b.get("payload"))} for b in offered]
         for message in messages:
             custom = message.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("lawline"), dict):
@@ -111,7 +123,8 @@ class ConversationService:
         return [reply], "retrieval", meta
 
     # ---- persistence (runs in a worker thread) -----------------------------------------------
-    def _record_in(self, key: str, user: ChannelUser, text: str) -> int:
+    def _record_in(self, key: str, user: ChannelUser, text: str) -> tuple[int, list[dict[str, str]]]:
+        """Record the message; return the conversation and the buttons of Lawline's last reply, if any."""
         with self.sessions.begin() as session:
             conversation = session.scalar(select(Conversation).where(Conversation.key == key))
             if conversation is None:
@@ -120,9 +133,14 @@ class ConversationService:
                 session.flush()
             else:
                 conversation.last_seen_at = func.now()
+            last = session.scalar(
+                select(Message).where(Message.conversation_id == conversation.id, Message.direction == "out")
+                .order_by(Message.id.desc()).limit(1)
+            )
+            buttons = list((last.meta or {}).get("buttons") or []) if last is not None else []
             session.add(Message(conversation_id=conversation.id, direction="in", channel=user.channel, text=text,
                                 meta={}))
-            return conversation.id
+            return conversation.id, buttons
 
     def _record_out(self, conversation_id: int, channel: str, replies: list[str], engine: str,
                     meta: dict[str, Any]) -> None:

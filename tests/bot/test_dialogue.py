@@ -1,0 +1,88 @@
+"""Conversations through a real Rasa server whose custom actions are served by the real app."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.conversation import _button_payload
+from bot.models import Message
+from bot.services import build_services
+from bot.settings import load_settings
+from channels.ports import ChannelUser
+from nlu.process import RasaServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+
+def test_typed_button_titles_and_numbers_become_payloads():
+    buttons = [{"title": "是", "payload": "/wages"}, {"title": "不是", "payload": "/out_of_scope"}]
+    assert _button_payload("是", buttons) == "/wages"
+    assert _button_payload("不是。", buttons) == "/out_of_scope"
+    assert _button_payload("2", buttons) == "/out_of_scope"
+    assert _button_payload("老板不给钱", buttons) == "老板不给钱"
+    assert _button_payload("是", []) == "是"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
+    port = _free_port()
+    rasa = RasaServer(rasa_model, rasa_layout, lawline_port=port).start()
+    var = tmp_path_factory.mktemp("var")
+    settings = load_settings({
+        "LAWLINE_VAR_DIR": str(var),
+        "LAWLINE_DATABASE_URL": f"sqlite:///{corpus_index[0].parent / 'db.sqlite3'}",
+        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
+        "LAWLINE_RASA_URL": rasa.url,
+        "LAWLINE_PORT": str(port),
+        "LAWLINE_ENGINE_TIMEOUT": "10",
+    }, dotenv=var / "none")
+    server = uvicorn.Server(uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.1)
+    yield settings, corpus_index[1]
+    server.should_exit = True
+    thread.join(10)
+    rasa.stop()
+
+
+async def test_a_conversation_through_rasa(services):
+    settings, sessions = services
+    built = build_services(settings)
+    try:
+        await _converse(built, sessions)
+    finally:
+        await built.close()
+
+
+async def _converse(built, sessions):
+    user = ChannelUser(channel="web", openid="d" * 32)
+    greeting = await built.conversation.respond(user, "你好")
+    assert "12348" in greeting[0]
+    answer = await built.conversation.respond(user, "俺在工地干了半年活，包工头跑了，工钱找谁要啊")
+    assert "《保障农民工工资支付条例》" in "\n".join(answer)
+    aid = await built.conversation.respond(user, "我能申请法律援助吗")
+    assert "《中华人民共和国法律援助法》第三十一条" in "\n".join(aid)
+    person = await built.conversation.respond(user, "我要转人工")
+    assert "12348" in person[0]
+    other = await built.conversation.respond(user, "公司偷税漏税怎么举报")
+    assert "12348" in "\n".join(other)
+    with sessions() as session:
+        engines = [m.engine for m in session.scalars(select(Message).where(Message.direction == "out")
+                                                      .order_by(Message.id.desc()).limit(5))]
+    assert engines == ["rasa"] * 5
