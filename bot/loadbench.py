@@ -171,7 +171,7 @@ def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_res
     finally:
         process.terminate()
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
         api.stop()

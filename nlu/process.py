@@ -36,6 +36,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies (no orphaned Rasa).
+
+    ``prctl(PR_SET_PDEATHSIG)``; a no-op where it is unavailable.
+    """
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class RasaServer:
     """One ``rasa run`` child process serving ``model``; a context manager that starts and stops it.
 
@@ -107,6 +121,7 @@ class RasaServer:
             self._process = subprocess.Popen(
                 command, cwd=self.layout.root, env=self.environment(), stdin=subprocess.DEVNULL,
                 stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait_ready()
