@@ -84,6 +84,8 @@ class ConversationService:
         """Answer one message from ``user``; always returns at least one reply text."""
         key = conversation_key(user)
         conversation_id, buttons = await asyncio.to_thread(self._record_in, key, user, text)
+        replies: list[str]
+        meta: dict[str, Any]
         if not _MEANINGFUL.search(text):
             replies, engine, meta = [self.composer.texts.empty_message], "channel", {}
         else:
