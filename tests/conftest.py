@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,51 @@ def rasa_model(rasa_layout):
     from nlu.project import train_if_changed
 
     return train_if_changed(rasa_layout.project_dir, rasa_layout.models_dir, rasa_layout.rasa_bin)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def app_settings(corpus_index, var: Path, **overrides: str):
+    """Settings for an app on the shared corpus database and index; ``overrides`` are more LAWLINE_* values."""
+    from bot.settings import load_settings
+
+    env = {
+        "LAWLINE_VAR_DIR": str(var),
+        "LAWLINE_DATABASE_URL": f"sqlite:///{corpus_index[0].parent / 'db.sqlite3'}",
+        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
+        **overrides,
+    }
+    return load_settings(env, dotenv=var / "none")
+
+
+@contextmanager
+def running_app(settings, port: int) -> Iterator[str]:
+    """The real app served by uvicorn in a thread on ``port``; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.services import build_services
+
+    server = uvicorn.Server(uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "app did not start"
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -6,65 +6,38 @@ answers from the real corpus index. Exactly one answer per message, in time, cit
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from xml.etree import ElementTree
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
-from bot.app import create_app
-from bot.models import Message
-from bot.services import build_services
-from bot.settings import load_settings
+from bot.models import Conversation, Message
 from nlu.process import RasaServer
 from tests.channels.conftest import AES_KEY, OA_APPID, OA_SECRET, TOKEN
 from tests.channels.wechat_standin import CallbackSigner, WeChatStandIn, text_xml
+from tests.conftest import app_settings, free_port, running_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def stack(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
     standin = WeChatStandIn({OA_APPID: OA_SECRET})
     standin.start()
-    app_port = _free_port()
-    rasa = RasaServer(rasa_model, rasa_layout, lawline_port=app_port).start()
-    var = tmp_path_factory.mktemp("var")
-    settings = load_settings({
-        "LAWLINE_VAR_DIR": str(var),
-        "LAWLINE_DATABASE_URL": f"sqlite:///{corpus_index[0].parent / 'db.sqlite3'}",
-        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
-        "LAWLINE_RASA_URL": rasa.url,
-        "LAWLINE_PORT": str(app_port),
-        "LAWLINE_WECHAT_TOKEN": TOKEN,
-        "LAWLINE_WECHAT_APPID": OA_APPID,
-        "LAWLINE_WECHAT_APPSECRET": OA_SECRET,
-        "LAWLINE_WECHAT_AES_KEY": AES_KEY,
-        "LAWLINE_WECHAT_API_BASE": standin.base_url,
-    }, dotenv=var / "none")
-    server = uvicorn.Server(uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1",
-                                           port=app_port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "app did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{app_port}", standin, corpus_index[1]
-    server.should_exit = True
-    thread.join(10)
-    rasa.stop()
-    standin.stop()
+    port = free_port()
+    try:
+        with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
+            settings = app_settings(
+                corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_RASA_URL=rasa.url, LAWLINE_PORT=str(port),
+                LAWLINE_WECHAT_TOKEN=TOKEN, LAWLINE_WECHAT_APPID=OA_APPID, LAWLINE_WECHAT_APPSECRET=OA_SECRET,
+                LAWLINE_WECHAT_AES_KEY=AES_KEY, LAWLINE_WECHAT_API_BASE=standin.base_url,
+            )
+            with running_app(settings, port) as base:
+                yield base, standin, corpus_index[1]
+    finally:
+        standin.stop()
 
 
 QUESTIONS = [
@@ -109,6 +82,8 @@ async def test_one_cited_answer_per_message_despite_retries(stack, question, law
     assert len(answers) <= 1, "retries must never produce a second, different answer"
     assert f"《{law}》" in "\n".join(texts)
     with sessions() as session:
-        received = session.scalar(select(func.count()).select_from(Message)
-                                  .where(Message.direction == "in", Message.text == question))
+        received = session.scalar(
+            select(func.count()).select_from(Message).join(Conversation)
+            .where(Message.direction == "in", Message.text == question, Conversation.openid == openid)
+        )
     assert received == 1, "the message was processed more than once"

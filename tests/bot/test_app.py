@@ -12,29 +12,16 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.models import Message
 from bot.services import build_services
-from bot.settings import load_settings
+from tests.conftest import app_settings, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def settings(corpus_index, tmp_path):
-    folder = corpus_index[0].parent
-    return load_settings({
-        "LAWLINE_VAR_DIR": str(tmp_path),
-        "LAWLINE_DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
-        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
-        "LAWLINE_RASA_URL": f"http://127.0.0.1:{_closed_port()}",
-        "LAWLINE_ENGINE_TIMEOUT": "1.0",
-    }, dotenv=tmp_path / "none")
+    # Nothing listens at LAWLINE_RASA_URL: Rasa is "down" for these tests.
+    return app_settings(corpus_index, tmp_path, LAWLINE_RASA_URL=f"http://127.0.0.1:{free_port()}",
+                        LAWLINE_ENGINE_TIMEOUT="1.0")
 
 
 @pytest.fixture

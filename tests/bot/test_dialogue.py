@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
-import uvicorn
 from sqlalchemy import select
 
-from bot.app import create_app
 from bot.conversation import _button_payload
 from bot.models import Message
 from bot.services import build_services
-from bot.settings import load_settings
 from channels.ports import ChannelUser
 from nlu.process import RasaServer
+from tests.conftest import app_settings, free_port, running_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -30,35 +24,14 @@ def test_typed_button_titles_and_numbers_become_payloads():
     assert _button_payload("是", []) == "是"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    port = _free_port()
-    rasa = RasaServer(rasa_model, rasa_layout, lawline_port=port).start()
-    var = tmp_path_factory.mktemp("var")
-    settings = load_settings({
-        "LAWLINE_VAR_DIR": str(var),
-        "LAWLINE_DATABASE_URL": f"sqlite:///{corpus_index[0].parent / 'db.sqlite3'}",
-        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
-        "LAWLINE_RASA_URL": rasa.url,
-        "LAWLINE_PORT": str(port),
-        "LAWLINE_ENGINE_TIMEOUT": "10",
-    }, dotenv=var / "none")
-    server = uvicorn.Server(uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.1)
-    yield settings, corpus_index[1]
-    server.should_exit = True
-    thread.join(10)
-    rasa.stop()
+    port = free_port()
+    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
+        settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_PORT=str(port),
+                                LAWLINE_ENGINE_TIMEOUT="10", LAWLINE_RASA_URL=rasa.url)
+        with running_app(settings, port):
+            yield settings, corpus_index[1]
 
 
 async def test_a_conversation_through_rasa(services):

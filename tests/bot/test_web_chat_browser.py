@@ -5,16 +5,10 @@ Desktop and a WeChat in-app browser profile (mobile viewport, WeChat user agent)
 
 import os
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
-from bot.app import create_app
-from bot.services import build_services
-from bot.settings import load_settings
+from tests.conftest import app_settings, free_port, running_app
 
 pytestmark = pytest.mark.slow
 
@@ -22,36 +16,13 @@ WECHAT_UA = ("Mozilla/5.0 (Linux; Android 10; V1938T Build/QP1A.190711.020; wv) 
              "Version/4.0 Chrome/86.0.4240.99 XWEB/4343 MMWEBSDK/20220805 Mobile Safari/537.36 MicroMessenger/8.0.27")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(corpus_index, tmp_path_factory):
-    folder = corpus_index[0].parent
-    var = tmp_path_factory.mktemp("var")
-    settings = load_settings({
-        "LAWLINE_VAR_DIR": str(var),
-        "LAWLINE_DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
-        "LAWLINE_INDEX_DIR": str(corpus_index[0]),
-        "LAWLINE_RASA_URL": f"http://127.0.0.1:{_free_port()}",  # nothing listens: answers come from retrieval
-        "LAWLINE_ENGINE_TIMEOUT": "1.0",
-    }, dotenv=var / "none")
-    port = _free_port()
-    config = uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "app did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    # Nothing listens at LAWLINE_RASA_URL: the answers come from retrieval.
+    settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"),
+                            LAWLINE_RASA_URL=f"http://127.0.0.1:{free_port()}", LAWLINE_ENGINE_TIMEOUT="1.0")
+    with running_app(settings, free_port()) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
