@@ -7,13 +7,15 @@ two lists agree. Values are cast here, once; a malformed value fails at start wi
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+N = TypeVar("N", int, float)
 
 
 class SettingsError(ValueError):
@@ -77,30 +79,25 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _number(env: Mapping[str, str], name: str, default: N, low: N, high: N, cast: Callable[[str], N]) -> N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = cast(raw)
     except ValueError:
-        raise SettingsError(name, f"expected an integer, got {raw!r}") from None
+        raise SettingsError(name, f"expected {'an integer' if cast is int else 'a number'}, got {raw!r}") from None
     if not low <= value <= high:
         raise SettingsError(name, f"must be between {low} and {high}, got {value}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    return _number(env, name, default, low, high, int)
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(name, f"expected a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(name, f"must be between {low} and {high}, got {value}")
-    return value
+    return _number(env, name, default, low, high, float)
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
