@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from retrieval.documents import Document, Filters, Hit
+from retrieval.documents import Document, Filters, Hit, format_citation
 from retrieval.retriever import Retriever
 
 __all__ = ["Answer", "AnswerComposer", "ReplyTexts", "load_reply_texts"]
@@ -112,8 +112,6 @@ class AnswerComposer:
 
     def legal_aid(self) -> Answer:
         """What the law says about free legal aid, quoted, and where to apply."""
-        from retrieval.documents import format_citation
-
         cites = tuple(format_citation(law, label) for law, label in self.texts.legal_aid_citations)
         quoted = [self._by_citation[c] for c in cites if c in self._by_citation]
         parts = [

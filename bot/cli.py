@@ -358,9 +358,7 @@ def bench_intent_command(ctx: _Context, data_file: Path, as_json: bool, rasa_url
 
     try:
         result = bench_intent(data_file, rasa_url, var_dir=ctx.settings.var_dir)
-    except NluError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except ValueError as exc:
+    except (NluError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(format_intent_table(result))
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,10 @@ class Retriever:
         self.encoder = encoder
         self.analyzer = analyzer
         self.fusion = fusion or FusionConfig()
+        # Searches run in worker threads (actions, fallback answers): the filter-mask cache is shared.
         self._masks: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._masks_lock = threading.Lock()
+        self._level_weights = dict(self.fusion.level_weights)
         calibration = index.manifest.calibration
         self.calibrated = bool(calibration.get("coef"))
         self._coef = np.asarray(calibration.get("coef") or [], dtype=np.float64)
@@ -93,13 +97,15 @@ class Retriever:
 
     def _mask(self, filters: Filters, today: dt.date) -> np.ndarray | None:
         key = (filters.key(), today.isoformat())
-        mask = self._masks.get(key)
+        with self._masks_lock:
+            mask = self._masks.get(key)
         if mask is None:
             mask = np.fromiter((filters.admits(d, today) for d in self.index.documents), dtype=bool,
                                count=len(self.index.documents))
-            self._masks[key] = mask
-            while len(self._masks) > 32:
-                self._masks.popitem(last=False)
+            with self._masks_lock:
+                self._masks[key] = mask
+                while len(self._masks) > 32:
+                    self._masks.popitem(last=False)
         return None if mask.all() else mask
 
     def scores(self, query: str, filters: Filters | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
@@ -148,8 +154,8 @@ class Retriever:
             empty = np.zeros(0, dtype=np.float32)
             return Ranking(np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty)
         fused, sparse_n, dense_n = self._fuse(sparse, dense)
-        if self.fusion.level_weights:
-            weights = dict(self.fusion.level_weights)
+        if self._level_weights:
+            weights = self._level_weights
             prior = np.asarray([weights.get(self.index.documents[int(r)].level or "", 1.0) for r in rows])
             fused = fused * prior
         order = np.argsort(-fused, kind="stable")
