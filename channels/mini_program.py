@@ -11,8 +11,13 @@ Otherwise the ``Conversation`` answers and the route returns ``{"replies": [...]
 ``ChannelUser`` carries the UnionID so the same person keeps one conversation across the official
 account and the mini-program.
 
-JSON errors: 400 ``bad_request`` / ``invalid_code``, 401 ``unauthorized``, 413 ``too_large``, 502/503
-``wechat_unavailable`` (with a calm ``replies`` text where the resident is waiting for an answer).
+Each session token may send ``max_messages_per_minute`` messages per minute (a fixed window counted in
+the shared storage, so it holds across workers); beyond that, 429 ``rate_limited`` with a calm reply and
+nothing is processed. A person typing never comes near it; a broken client looping or a script does.
+
+JSON errors: 400 ``bad_request`` / ``invalid_code``, 401 ``unauthorized``, 413 ``too_large``, 429
+``rate_limited``, 502/503 ``wechat_unavailable`` (with a calm ``replies`` text where the resident is
+waiting for an answer).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,9 +59,11 @@ class MiniProgramConfig:
     max_body_bytes: int = 16 * 1024
     max_message_chars: int = 1000
     answer_timeout_seconds: float = 60.0
+    max_messages_per_minute: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("session_ttl_seconds", "max_body_bytes", "max_message_chars", "answer_timeout_seconds"):
+        for name in ("session_ttl_seconds", "max_body_bytes", "max_message_chars", "answer_timeout_seconds",
+                     "max_messages_per_minute"):
             if getattr(self, name) <= 0:
                 raise ChannelConfigError(name, "must be positive")
 
@@ -147,13 +155,20 @@ class MiniProgram:
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > 256:
             raise _Refused(401, "unauthorized")
-        raw = await self._store.get(_session_key(token))
+        session_key = _session_key(token)
+        raw = await self._store.get(session_key)
         try:
             record = json.loads(raw) if raw else None
         except ValueError:
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("openid"), str):
             raise _Refused(401, "unauthorized")
+        window = int(time.time() // 60)
+        if await self._store.incr(f"mp:rate:{session_key[len('mp:session:'):]}:{window}", ttl=120) > (
+            self.config.max_messages_per_minute
+        ):
+            logger.warning("mini-program messages from %s rate-limited", hash_openid(record["openid"]))
+            raise _Refused(429, "rate_limited", [self._texts.rate_limited])
         unionid = record.get("unionid")
         return ChannelUser("mini_program", record["openid"], unionid if isinstance(unionid, str) else None)
 

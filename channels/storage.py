@@ -2,8 +2,9 @@
 
 The channels keep three kinds of short-lived state here: the access token and its refresh lock
 (``wechat:token:*``), message de-duplication claims (``wechat:oa:*``) and mini-program session tokens
-(``mp:session:*``). The interface is wechatpy's three-method session storage (get / set with ttl /
-delete) made async, plus ``set_if_absent``: an atomic claim, so that exactly one worker wins a race.
+(``mp:session:*``), plus rate-limit counters (``mp:rate:*``). The interface is wechatpy's three-method
+session storage (get / set with ttl / delete) made async, plus ``set_if_absent``: an atomic claim, so that
+exactly one worker wins a race, and ``incr``: an atomic counter for fixed-window rate limits.
 
 Backends:
 
@@ -22,7 +23,21 @@ import datetime as dt
 import time
 from typing import Any, Protocol
 
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    cast,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 __all__ = ["CHANNEL_METADATA", "KeyValueStore", "MemoryStore", "RedisStore", "SqlStore", "channel_kv"]
@@ -55,6 +70,10 @@ class KeyValueStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove ``key`` (no error when absent)."""
+        ...
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one to the counter ``key`` and return the new count; a new counter expires after ``ttl``."""
         ...
 
 
@@ -97,6 +116,16 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        _check_ttl(ttl)
+        current = self._live(key)
+        if current is None:
+            self._put(key, "1", ttl)
+            return 1
+        count = int(current) + 1
+        self._data[key] = (str(count), self._data[key][1])
+        return count
 
 
 def _utcnow() -> dt.datetime:
@@ -181,6 +210,21 @@ class SqlStore:
         with self._engine.begin() as connection:
             connection.execute(delete(channel_kv).where(channel_kv.c.key == key))
 
+    def _incr(self, key: str, ttl: float) -> int:
+        # Claim the counter at 0 if absent (as set_if_absent does), then add one with an UPDATE: PostgreSQL
+        # locks the row, so concurrent increments queue up; SQLite serialises writers.
+        self._set_if_absent(key, "0", ttl)
+        bump = (
+            update(channel_kv).where(channel_kv.c.key == key)
+            .values(value=cast(cast(channel_kv.c.value, Integer) + 1, Text))
+            .returning(channel_kv.c.value)
+        )
+        with self._engine.begin() as connection:
+            row = connection.execute(bump).first()
+        if row is None:  # deleted between the two statements: count this call as the first
+            return 1 if self._set_if_absent(key, "1", ttl) else self._incr(key, ttl)
+        return int(row[0])
+
     def _purge_expired(self) -> int:
         with self._engine.begin() as connection:
             result = connection.execute(delete(channel_kv).where(channel_kv.c.expires_at <= _utcnow()))
@@ -197,6 +241,9 @@ class SqlStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return await asyncio.to_thread(self._incr, key, ttl)
 
     async def purge_expired(self) -> int:
         """Delete expired rows; returns how many."""
@@ -239,6 +286,11 @@ class RedisStore:
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(self._key(key))
+
+    async def incr(self, key: str, ttl: float) -> int:
+        # SET NX PX starts the window with its expiry; INCR keeps the expiry.
+        await self._redis.set(self._key(key), 0, px=self._px(ttl), nx=True)
+        return int(await self._redis.incr(self._key(key)))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

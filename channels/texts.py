@@ -80,6 +80,7 @@ class ChannelTexts:
     empty_message: str = "您好，请用文字或语音说说您遇到的问题，比如“邻居占了我家的宅基地怎么办”。"
     too_long: str = "您的消息有点长，我一次最多能看{limit}个字。请分几次发送，或者先简单说说最主要的问题。"
     risky_text: str = "抱歉，这条消息里有我不能处理的内容。请换一种说法描述您遇到的问题；着急的话请拨打12348热线。"
+    rate_limited: str = "您发得有点快，我还在看前面的消息。请等一分钟再发；着急的话请直接拨打12348热线（7×24小时）。"
     service_error: str = "抱歉，系统暂时出了点问题，请稍后再试，或者直接拨打12348热线（7×24小时）咨询。"
     menu_replies: Mapping[str, str] = field(default_factory=lambda: _MENU_REPLIES)
     menu_prompts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

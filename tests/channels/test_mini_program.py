@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -37,14 +38,14 @@ class RecordingConversation:
 
 
 @asynccontextmanager
-async def app_for(standin, conversation, store=None) -> AsyncIterator[httpx.AsyncClient]:
+async def app_for(standin, conversation, store=None, config=None) -> AsyncIterator[httpx.AsyncClient]:
     """Both channels in one app, as the lead will wire them, sharing one store."""
     store = store if store is not None else MemoryStore()
     mp_client = WeChatClient(MP_APPID, MP_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
     oa_client = WeChatClient(OA_APPID, OA_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
     background = BackgroundTasks()
     routes = [
-        *mini_program_routes(MiniProgramConfig(), conversation=conversation, store=store, client=mp_client),
+        *mini_program_routes(config or MiniProgramConfig(), conversation=conversation, store=store, client=mp_client),
         *official_account_routes(
             OfficialAccountConfig(token=TOKEN, appid=OA_APPID),
             conversation=conversation,
@@ -109,6 +110,28 @@ async def test_messages_are_checked_then_answered(standin):
     assert response.json() == {"replies": ["答复：土地承包合同到期了怎么办", "如需帮助请拨打12348。"]}
     assert standin.checked == ["土地承包合同到期了怎么办"]
     assert conversation.calls == [(ChannelUser("mini_program", "o-mp-1", "union-1"), "土地承包合同到期了怎么办")]
+
+
+async def test_a_token_sending_too_fast_is_refused_calmly_and_others_are_unaffected(standin):
+    standin.add_code("code-1", "o-mp-1", "union-1")
+    standin.add_code("code-2", "o-mp-2", "union-2")
+    conversation = RecordingConversation()
+    while time.time() % 60 > 55:  # the window is a calendar minute: start well inside one
+        await asyncio.sleep(0.5)
+    async with app_for(standin, conversation, config=MiniProgramConfig(max_messages_per_minute=3)) as http:
+        fast, other = await login(http, "code-1"), await login(http, "code-2")
+        statuses = []
+        for number in range(5):
+            response = await http.post("/api/mp/messages", json={"text": f"第{number}条：工钱的事"},
+                                       headers={"Authorization": f"Bearer {fast}"})
+            statuses.append(response.status_code)
+        refused = response.json()
+        calm = await http.post("/api/mp/messages", json={"text": "老人赡养的事"},
+                               headers={"Authorization": f"Bearer {other}"})
+    assert statuses == [200, 200, 200, 429, 429]
+    assert refused == {"error": "rate_limited", "replies": [TEXTS.rate_limited]}
+    assert calm.status_code == 200, "one resident's limit never slows down another"
+    assert [text for _, text in conversation.calls] == ["第0条：工钱的事", "第1条：工钱的事", "第2条：工钱的事", "老人赡养的事"]
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,18 @@ async def _exercise(store: KeyValueStore) -> None:
         await store.set(key, "x", ttl=0)
 
 
+async def _counting(stores: list[KeyValueStore], calls: int = 30) -> None:
+    """Concurrent increments from several workers count every call exactly once; the window expires."""
+    key = f"count-{uuid.uuid4().hex}"
+    counts = await asyncio.gather(*(stores[i % len(stores)].incr(key, ttl=30) for i in range(calls)))
+    assert sorted(counts) == list(range(1, calls + 1))
+    short = f"window-{uuid.uuid4().hex}"
+    assert await stores[0].incr(short, ttl=0.2) == 1
+    assert await stores[-1].incr(short, ttl=0.2) == 2
+    await asyncio.sleep(0.35)
+    assert await stores[0].incr(short, ttl=0.2) == 1, "a new window starts from one"
+
+
 async def _race(stores: list[KeyValueStore], claims: int = 24) -> list[bool]:
     key = f"race-{uuid.uuid4().hex}"
     return await asyncio.gather(
@@ -53,6 +65,7 @@ async def test_memory_store():
     store = MemoryStore()
     await _exercise(store)
     assert sum(await _race([store])) == 1
+    await _counting([store])
 
 
 async def test_sql_store_on_sqlite_and_postgresql(database_url: str):
@@ -65,6 +78,7 @@ async def test_sql_store_on_sqlite_and_postgresql(database_url: str):
         await _exercise(stores[0])
         for _ in range(3):
             assert sum(await _race(stores)) == 1
+        await _counting(stores)
         await stores[0].set("old", "v", ttl=0.05)
         await asyncio.sleep(0.1)
         assert await stores[1].purge_expired() >= 1
@@ -94,6 +108,7 @@ async def test_redis_store(redis_url: str):
     try:
         await _exercise(stores[0])
         assert sum(await _race(stores)) == 1
+        await _counting(stores)
     finally:
         for store in stores:
             await store.aclose()
