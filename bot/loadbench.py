@@ -5,7 +5,8 @@ supervised Rasa server, on free loopback ports, with the configured database and
 API at a local stand-in that records customer-service pushes, and then, for each concurrency level, lets
 that many residents send messages one after another. It measures the HTTP latency of every delivery (what
 WeChat waits for: a passive reply or ``success``), throughput, and whether every message got its answer
-(passively or pushed) — and how late the latest answer was.
+(passively or pushed) — and how late the latest answer was. Answers that came from the retrieval fallback
+(Rasa slower than the engine timeout, or down) are counted apart: they carry the curated degraded note.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bot.answers import load_reply_texts
 from channels.simulator import CallbackSimulator, WeChatApiStandIn
 from nlu.process import free_port
 
@@ -99,7 +101,7 @@ async def _resident(http: httpx.AsyncClient, sim: CallbackSimulator, openid: str
 
 
 async def _level(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, residents: int,
-                 per_resident: int, counter: list[int]) -> dict[str, Any]:
+                 per_resident: int, counter: list[int], degraded_note: str) -> dict[str, Any]:
     def next_id() -> int:
         counter[0] += 1
         return counter[0]
@@ -124,6 +126,9 @@ async def _level(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, resid
     answered = sum(1 for d in deliveries if d.passive) + sum(
         min(len(api.pushed_to(o)), sum(1 for d in waiting if d.openid == o)) for o in {d.openid for d in waiting}
     )
+    texts = [d.passive for d in deliveries if d.passive] + [
+        text for o in {d.openid for d in waiting} for text in api.pushed_to(o)
+    ]
     latencies = np.asarray([d.seconds for d in deliveries]) * 1000
     return {
         "residents": residents,
@@ -135,6 +140,7 @@ async def _level(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, resid
         "passive": sum(1 for d in deliveries if d.passive),
         "pushed": len(waiting),
         "answered": answered,
+        "from_fallback": sum(1 for text in texts if text.startswith(degraded_note)),
         "errors": sum(1 for d in deliveries if d.status != 200),
     }
 
@@ -166,8 +172,9 @@ def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_res
         _wait_ready(base, process, startup_timeout)
         sim = CallbackSimulator(token, appid, aes_key)
         counter = [int(time.time()) * 1000]
-        asyncio.run(_level(base, sim, api, 1, 2, counter))  # warm-up, not reported
-        results = [asyncio.run(_level(base, sim, api, n, per_resident, counter)) for n in levels]
+        note = load_reply_texts().degraded_note
+        asyncio.run(_level(base, sim, api, 1, 2, counter, note))  # warm-up, not reported
+        results = [asyncio.run(_level(base, sim, api, n, per_resident, counter, note)) for n in levels]
     finally:
         process.terminate()
         try:
