@@ -45,6 +45,7 @@ class Settings:
     embedding_batch_size: int
     host: str
     port: int
+    public_url: str
     log_level: str
     rasa_url: str
     rasa_port: int
@@ -118,6 +119,17 @@ def _wechat(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None,
     return token, appid, secret, aes_key
 
 
+def _public_url(env: Mapping[str, str]) -> str:
+    """Where residents and staff reach this server from outside (links in WeChat messages and menus)."""
+    url = (env.get("LAWLINE_PUBLIC_URL") or "").strip().rstrip("/")
+    if not url:
+        host = env.get("LAWLINE_HOST") or "127.0.0.1"
+        return f"http://{host}:{env.get('LAWLINE_PORT') or 8000}"
+    if not url.startswith(("https://", "http://")):
+        raise SettingsError("LAWLINE_PUBLIC_URL", f"must start with https:// (got {url!r})")
+    return url
+
+
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
     """Read the settings once; call from the CLI or the app factory, never at import time."""
     env: dict[str, str] = _read_dotenv(dotenv if dotenv is not None else PROJECT_ROOT / ".env")
@@ -142,6 +154,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         embedding_batch_size=_int(env, "LAWLINE_EMBEDDING_BATCH_SIZE", 64, 1, 4096),
         host=env.get("LAWLINE_HOST") or "127.0.0.1",
         port=_int(env, "LAWLINE_PORT", 8000, 1, 65535),
+        public_url=_public_url(env),
         log_level=log_level,
         rasa_url=rasa_url,
         rasa_port=rasa_port,

@@ -23,11 +23,19 @@ def test_environment_wins_over_dotenv(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "value"), [("LAWLINE_PORT", "eighty"), ("LAWLINE_PORT", "70000"),
-                                             ("LAWLINE_LOG_LEVEL", "LOUD")])
+                                             ("LAWLINE_LOG_LEVEL", "LOUD"),
+                                             ("LAWLINE_PUBLIC_URL", "lawline.example.cn")])
 def test_bad_value_fails_at_start_with_its_name(tmp_path, name, value):
     with pytest.raises(SettingsError) as info:
         load_settings({name: value}, dotenv=tmp_path / "none")
     assert info.value.name == name
+
+
+def test_public_url_defaults_to_the_listening_address(tmp_path):
+    local = load_settings({"LAWLINE_PORT": "8100"}, dotenv=tmp_path / "none")
+    assert local.public_url == "http://127.0.0.1:8100"
+    proxied = load_settings({"LAWLINE_PUBLIC_URL": "https://12348.example.cn/"}, dotenv=tmp_path / "none")
+    assert proxied.public_url == "https://12348.example.cn"
 
 
 def test_settings_are_frozen(tmp_path):
