@@ -241,6 +241,58 @@ def serve(ctx: _Context, no_rasa: bool) -> None:
 
 
 # ---- search ------------------------------------------------------------------------------------
+@main.group()
+def wechat() -> None:
+    """Set up the WeChat official account."""
+
+
+@wechat.command("menu")
+@click.option("--apply", "apply_", is_flag=True, help="Send the menu to WeChat (menu/create) instead of printing it.")
+@pass_context
+def wechat_menu(ctx: _Context, apply_: bool) -> None:
+    """Print the official account's menu as JSON, or create it on WeChat with --apply.
+
+    The menu's click keys are the ones /wechat answers; the web chat button appears when LAWLINE_PUBLIC_URL
+    is an https:// address. Needs LAWLINE_WECHAT_APPID and LAWLINE_WECHAT_APPSECRET for --apply.
+    """
+    import asyncio
+
+    from channels.menu import official_account_menu
+
+    settings = ctx.settings
+    menu = official_account_menu(settings.public_url)
+    if not apply_:
+        click.echo(json.dumps(menu, ensure_ascii=False, indent=2))
+        return
+    if not (settings.wechat_appid and settings.wechat_appsecret):
+        raise click.ClickException("set LAWLINE_WECHAT_APPID and LAWLINE_WECHAT_APPSECRET to create the menu")
+
+    async def create() -> None:
+        from bot.db import make_engine, upgrade_schema
+        from channels.errors import WeChatError
+        from channels.storage import KeyValueStore, RedisStore, SqlStore
+        from channels.wechat_api import WeChatClient
+
+        engine = make_engine(settings.database_url)
+        upgrade_schema(engine)
+        # The shared store: the running app's workers and this command use one access token.
+        store: KeyValueStore = RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(engine)
+        client = WeChatClient(settings.wechat_appid or "", settings.wechat_appsecret or "", store,
+                              api_base=settings.wechat_api_base)
+        try:
+            await client.create_menu(menu)
+        except WeChatError as exc:
+            raise click.ClickException(f"WeChat refused the menu: {exc}") from exc
+        finally:
+            await client.aclose()
+            if isinstance(store, RedisStore):
+                await store.aclose()
+            engine.dispose()
+
+    asyncio.run(create())
+    click.echo(f"menu created: {', '.join(b['name'] for b in menu['button'])}")
+
+
 def _parse_day(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
     if value is None:
         return None

@@ -145,6 +145,11 @@ class WeChatClient:
         await self._call("POST", "/cgi-bin/message/custom/send", json_body=payload)
         logger.info("custom-service text sent to %s (%d bytes)", hash_openid(openid), utf8_size(text))
 
+    async def create_menu(self, menu: dict[str, Any]) -> None:
+        """Replace the official account's custom menu ("自定义菜单 / 创建接口", ``menu/create``)."""
+        await self._call("POST", "/cgi-bin/menu/create", json_body=menu)
+        logger.info("custom menu created (%d top-level buttons)", len(menu.get("button") or []))
+
     async def get_unionid(self, openid: str) -> str | None:
         """The resident's UnionID ("用户管理 / 获取用户基本信息", ``user/info``); None when the app is unbound."""
         data = await self._call("GET", "/cgi-bin/user/info", params={"openid": openid, "lang": "zh_CN"})

@@ -71,6 +71,7 @@ class WeChatStandIn:
         self.apps = dict(apps)
         self._lock = threading.Lock()
         self._state = _State()
+        self.menus: dict[str, dict[str, Any]] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -81,6 +82,7 @@ class WeChatStandIn:
                 Route("/cgi-bin/user/info", self._user_info, methods=["GET"]),
                 Route("/sns/jscode2session", self._jscode2session, methods=["GET"]),
                 Route("/wxa/msg_sec_check", self._msg_sec_check, methods=["POST"]),
+                Route("/cgi-bin/menu/create", self._menu_create, methods=["POST"]),
             ]
         )
 
@@ -111,6 +113,7 @@ class WeChatStandIn:
     def reset(self) -> None:
         with self._lock:
             self._state = _State()
+            self.menus.clear()
 
     def fail_next(self, path: str, *errcodes: int) -> None:
         """Answer the next calls to ``path`` (e.g. ``/cgi-bin/message/custom/send``) with these errcodes."""
@@ -226,6 +229,20 @@ class WeChatStandIn:
         await asyncio.sleep(delay)
         with self._lock:
             self._state.sent.append(SentText(appid, body["touser"], content))
+        return self._error(0, "ok")
+
+    async def _menu_create(self, request: Request) -> JSONResponse:
+        injected = self._enter("/cgi-bin/menu/create")
+        if injected is not None:
+            return self._error(injected)
+        appid = self._app_for_token(request.query_params.get("access_token"))
+        if appid is None:
+            return self._error(40001, "invalid credential, access_token is invalid or not latest")
+        body = json.loads(await request.body())
+        if not isinstance(body.get("button"), list):
+            return self._error(40016, "invalid button size")
+        with self._lock:
+            self.menus[appid] = body
         return self._error(0, "ok")
 
     async def _user_info(self, request: Request) -> JSONResponse:
