@@ -1,0 +1,309 @@
+"""The self-check's Rasa actions (rasa-sdk): the form's questions, validation, help, back, cancel, result, send.
+
+The form ``eligibility_form`` (nlu/rasa/domain.yml) fills the ``elig_*`` slots one question at a time; every
+question offers quick replies (buttons whose payload is ``/elig_answer{"elig_value": code}``) plus
+"为什么问这个" / "上一步" / "取消". Typed answers ("一千五", "没请", "1 3") reach the validator as text and are
+read by ``bot.eligibility.flow``. Answers stay in the tracker (the SQL tracker store carries slots over to
+new sessions), so "继续自测" resumes where the resident stopped, for ``resume_days``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.eligibility.flow import FORM_SLOTS, Flow
+from bot.eligibility.service import EligibilityService
+
+__all__ = ["FORM_NAME", "eligibility_actions"]
+
+FORM_NAME = "eligibility_form"
+TOKEN_SLOT = "elig_token"
+STARTED_SLOT = "elig_started_on"
+REQUESTED = "requested_slot"
+
+
+def _values(tracker: Tracker) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for slot in FORM_SLOTS:
+        value = tracker.get_slot(slot)
+        values[slot] = None if value is None else str(value)
+    return values
+
+
+def _in_form(tracker: Tracker) -> bool:
+    return (tracker.active_loop or {}).get("name") == FORM_NAME
+
+
+def _reset() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet(REQUESTED, None)]
+
+
+def _buttons(flow: Flow, slot: str, values: dict[str, str | None], *, first: bool) -> list[dict[str, str]]:
+    buttons = [{"title": option.title, "payload": "/elig_answer" + json.dumps({"elig_value": option.code})}
+               for option in flow.options(slot, values)]
+    controls = flow.data["controls"]
+    buttons.append({"title": str(controls["why"]), "payload": "/elig_why"})
+    if not first:
+        buttons.append({"title": str(controls["back"]), "payload": "/elig_back"})
+    buttons.append({"title": str(controls["cancel"]), "payload": "/elig_cancel"})
+    return buttons
+
+
+class ValidateEligibilityForm(FormValidationAction):
+    """Reads each answer (payload code or typed words) and decides which questions are still needed."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return f"validate_{FORM_NAME}"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: dict[str, Any]) -> list[str]:
+        return self.service.flow.required_slots(_values(tracker))
+
+    async def _validate(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
+                        tracker: Tracker) -> dict[str, Any]:
+        if value is None:  # a slot cleared by "上一步" or a restart: nothing to read
+            return {slot: None}
+        values = _values(tracker)
+        values[slot] = None
+        stored = self.service.flow.interpret(slot, value, values)
+        if stored is None:
+            dispatcher.utter_message(text=str(self.service.flow.questions[slot]["invalid"]))
+        return {slot: stored}
+
+
+def _validator(slot: str) -> Callable[..., Coroutine[Any, Any, dict[str, Any]]]:
+    async def validate(self: ValidateEligibilityForm, value: Any, dispatcher: CollectingDispatcher,
+                       tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        return await self._validate(slot, value, dispatcher, tracker)
+
+    validate.__name__ = f"validate_{slot}"
+    return validate
+
+
+for _slot in FORM_SLOTS:
+    setattr(ValidateEligibilityForm, f"validate_{_slot}", _validator(_slot))
+
+
+class AskQuestion(Action):
+    """``action_ask_<slot>``: the question with its quick replies."""
+
+    def __init__(self, service: EligibilityService, slot: str) -> None:
+        self.service = service
+        self.slot = slot
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        values = _values(tracker)
+        first = flow.required_slots(values)[0] == self.slot
+        dispatcher.utter_message(text=str(flow.questions[self.slot]["text"]),
+                                 buttons=_buttons(flow, self.slot, values, first=first))
+        return []
+
+
+class StartEligibility(Action):
+    """Start the self-check, or resume it when answers from the last ``resume_days`` days are kept."""
+
+    def __init__(self, service: EligibilityService, clock: Callable[[], dt.date] = dt.date.today) -> None:
+        self.service = service
+        self.clock = clock
+
+    def name(self) -> str:
+        return "action_offer_legal_aid"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        today = self.clock()
+        answered = any(value is not None for value in _values(tracker).values())
+        started = _day(tracker.get_slot(STARTED_SLOT))
+        expired = started is not None and (today - started).days > flow.resume_days
+        if answered and not expired and tracker.get_slot(TOKEN_SLOT) is None:
+            dispatcher.utter_message(text=flow.text("resume"))
+            return []
+        if answered and expired:
+            dispatcher.utter_message(text=flow.text("fresh_after_expiry", days=flow.resume_days))
+        dispatcher.utter_message(text=flow.text("intro"))
+        return [*_reset(), SlotSet(TOKEN_SLOT, None), SlotSet(STARTED_SLOT, today.isoformat())]
+
+
+def _day(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+class RestartEligibility(Action):
+    """"重新开始": forget the answers and ask from the first question."""
+
+    def __init__(self, service: EligibilityService, clock: Callable[[], dt.date] = dt.date.today) -> None:
+        self.service = service
+        self.clock = clock
+
+    def name(self) -> str:
+        return "action_eligibility_restart"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(text=self.service.flow.text("restarted"))
+        return [*_reset(), SlotSet(TOKEN_SLOT, None), SlotSet(STARTED_SLOT, self.clock().isoformat())]
+
+
+class ExplainQuestion(Action):
+    """"为什么问这个": why the current question matters, with its article."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return "action_eligibility_why"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        slot = tracker.get_slot(REQUESTED)
+        if _in_form(tracker) and slot in flow.questions:
+            dispatcher.utter_message(text=str(flow.questions[slot]["why"]))
+        else:
+            dispatcher.utter_message(text=flow.text("why_general"))
+        return []
+
+
+class GoBack(Action):
+    """"上一步": clear the previous answer so the form asks it again."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return "action_eligibility_back"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        if not _in_form(tracker):
+            dispatcher.utter_message(text=flow.text("not_in_check"))
+            return []
+        values = _values(tracker)
+        required = flow.required_slots(values)
+        current = tracker.get_slot(REQUESTED)
+        index = required.index(current) if current in required else len(required)
+        if index == 0:
+            dispatcher.utter_message(text=flow.text("first_question"))
+            return []
+        previous = required[index - 1]
+        later = FORM_SLOTS[FORM_SLOTS.index(previous):]
+        return [SlotSet(slot, None) for slot in later if values.get(slot) is not None or slot == previous]
+
+
+class CancelEligibility(Action):
+    """"取消": stop the form; the answers are kept so "继续自测" can pick up later."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return "action_eligibility_cancel"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        if not _in_form(tracker):
+            dispatcher.utter_message(text=flow.text("not_in_check"))
+            return []
+        dispatcher.utter_message(text=flow.text("cancelled", days=flow.resume_days))
+        return [ActiveLoop(None), SlotSet(REQUESTED, None)]
+
+
+class PauseEligibility(Action):
+    """Stop the form without a word (e.g. before handing over to a person); the answers are kept."""
+
+    def name(self) -> str:
+        return "action_eligibility_pause"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return [ActiveLoop(None), SlotSet(REQUESTED, None)]
+
+
+class ShowResult(Action):
+    """The form is complete: decide, record the decision and the pre-application, show the result."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return "action_eligibility_result"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        service = self.service
+        values = _values(tracker)
+        conclusion = await asyncio.to_thread(service.conclude, values, sender=tracker.sender_id)
+        decision = conclusion.decision
+        meta = {"lawline": {"citations": list(decision.basis), "confident": True, "eligibility": {
+            "decision": decision.decision, "means_test": decision.means_test,
+            "rules_version": decision.rules_version, "pre_application": conclusion.token}}}
+        dispatcher.utter_message(text=conclusion.text, json_message=meta)
+        if conclusion.token:
+            result = service.flow.result
+            dispatcher.utter_message(text=str(result["send_offer"]), buttons=[
+                {"title": str(result["send_button"]), "payload": "/elig_send"},
+                {"title": str(result["keep_button"]), "payload": "/deny"},
+            ])
+        return [*_reset(), SlotSet(TOKEN_SLOT, conclusion.token)]
+
+
+class SendPreApplication(Action):
+    """"发给法律援助中心": mark the pre-application submitted and hand it to the escalation hook."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return "action_eligibility_send"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        token = tracker.get_slot(TOKEN_SLOT)
+        if not token:
+            dispatcher.utter_message(text=flow.text("no_result_yet"))
+            return []
+        outcome = await self.service.submit(str(token))
+        key = {"sent": "sent", "already": "already_sent", "failed": "sent_failed"}.get(outcome.status, "not_found")
+        dispatcher.utter_message(text=str(flow.result[key]).format(code=outcome.code))
+        return []
+
+
+class HintEligibility(Action):
+    """An answer to the self-check when it is not running (e.g. a new session): say how to go on."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return "action_eligibility_hint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        answered = any(value is not None for value in _values(tracker).values())
+        dispatcher.utter_message(text=flow.text("paused" if answered else "not_in_check"))
+        return []
+
+
+def eligibility_actions(service: EligibilityService) -> list[Action]:
+    """Every action of the self-check, with the service injected (registered by ``bot.actions``)."""
+    actions: list[Action] = [
+        ValidateEligibilityForm(service), StartEligibility(service), RestartEligibility(service),
+        ExplainQuestion(service), GoBack(service), CancelEligibility(service), ShowResult(service),
+        SendPreApplication(service), HintEligibility(service), PauseEligibility(),
+    ]
+    actions += [AskQuestion(service, slot) for slot in FORM_SLOTS]
+    return actions
