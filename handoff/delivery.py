@@ -1,0 +1,230 @@
+"""A person's replies to the resident, through WeChat's customer-service API, never lost.
+
+WeChat lets an account message a resident only within 48 hours of the resident's last message, and only
+a few times before the resident writes again ("客服消息": 45015 window closed, 45047 quota used). Replies
+are rows in ``handoff_deliveries``; the worker sends them while the window is open and counts what was
+sent since the resident last wrote. The last message the quota allows is a notice asking the resident to
+reply; everything after it, and everything once the window has closed, is ``held`` and handed over with
+the resident's next message (``take_for_inbound``). The web chat cannot be pushed to: its replies wait
+for the next message the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from handoff._db import rowcount
+from handoff.errors import DeliveryRefused
+from handoff.models import Delivery, ResidentProfile
+from handoff.ports import Clock, ResidentMessenger, aware, utc_now
+from handoff.residents import profile
+
+__all__ = ["CS_QUOTA", "CS_WINDOW", "DeliveryWorker", "enqueue_delivery", "take_for_inbound"]
+
+log = logging.getLogger(__name__)
+
+CS_WINDOW = dt.timedelta(hours=48)
+CS_QUOTA = 5
+
+
+def enqueue_delivery(session: Session, key: str, ticket_id: int | None, kind: str, text: str,
+                     now: dt.datetime) -> Delivery:
+    """Queue ``text`` for the resident (the caller's transaction)."""
+    row = Delivery(ticket_id=ticket_id, conversation_key=key, kind=kind, text=text, state="pending", attempts=0,
+                   created_at=now, next_attempt_at=now)
+    session.add(row)
+    return row
+
+
+def take_for_inbound(session: Session, key: str, channel: str | None, openid: str | None,
+                     now: dt.datetime) -> list[str]:
+    """The resident wrote: reopen their window and hand over what waits for them (marked delivered)."""
+    row = profile(session, key, now)
+    row.last_inbound_at = now
+    row.sent_since_inbound = 0
+    if channel:
+        row.channel = channel
+        row.openid = openid
+    row.updated_at = now
+    waiting = session.scalars(
+        select(Delivery).where(Delivery.conversation_key == key, Delivery.state.in_(("held", "pending")),
+                               (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
+        .order_by(Delivery.id)
+    ).all()
+    texts = []
+    for delivery in waiting:
+        delivery.state = "sent"
+        delivery.via = "passive"
+        delivery.sent_at = now
+        if delivery.kind != "notice":
+            texts.append(delivery.text)
+    return texts
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    id: int
+    key: str
+    kind: str
+    text: str
+    attempts: int
+
+
+class DeliveryWorker:
+    """Sends pending deliveries; ``wake()`` after enqueuing."""
+
+    def __init__(self, sessions: sessionmaker[Session], messenger: ResidentMessenger | None, window_notice: str, *,
+                 clock: Clock = utc_now, quota: int = CS_QUOTA, window: dt.timedelta = CS_WINDOW,
+                 lease_seconds: float = 30.0, idle_seconds: float = 5.0) -> None:
+        self.sessions = sessions
+        self.messenger = messenger
+        self.window_notice = window_notice
+        self.clock = clock
+        self.quota = quota
+        self.window = window
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        self.idle_seconds = idle_seconds
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Run on the current loop; what waited for a retry before a restart is due at once."""
+        with self.sessions.begin() as session:
+            session.execute(update(Delivery).where(Delivery.state == "pending").values(next_attempt_at=self.clock()))
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self._task = self._loop.create_task(self.run(), name="handoff-delivery")
+
+    def wake(self) -> None:
+        if self._loop is not None and self._event is not None:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def run(self) -> None:
+        assert self._event is not None
+        while True:
+            try:
+                busy = await self.run_once()
+            except Exception as exc:
+                log.error("delivery round failed: %s", type(exc).__name__)
+                busy = 0
+            self._event.clear()
+            if busy:
+                continue
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout=self.idle_seconds)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """Send what can be sent now; returns how many were handled."""
+        jobs = await asyncio.to_thread(self._claim)
+        by_key: dict[str, list[_Job]] = defaultdict(list)
+        for job in jobs:
+            by_key[job.key].append(job)
+        await asyncio.gather(*(self._send_resident(key, items) for key, items in by_key.items()))
+        return len(jobs)
+
+    async def _send_resident(self, key: str, jobs: list[_Job]) -> None:
+        for index, job in enumerate(jobs):
+            decision, channel, openid = await asyncio.to_thread(self._window, key)
+            if decision == "hold" or channel is None or openid is None or self.messenger is None:
+                await asyncio.to_thread(self._hold, [j.id for j in jobs[index:]], "window_closed")
+                return
+            if decision == "last" and len(jobs) - index >= 1 and job.kind != "notice":
+                # One message left before the quota: ask the resident to write; the replies wait for them.
+                try:
+                    await self.messenger.send_text(channel, openid, self.window_notice)
+                    await asyncio.to_thread(self._count, key)
+                except Exception as exc:
+                    log.warning("window notice not sent: %s", type(exc).__name__)
+                await asyncio.to_thread(self._hold, [j.id for j in jobs[index:]], "quota")
+                return
+            try:
+                await self.messenger.send_text(channel, openid, job.text)
+            except DeliveryRefused as exc:
+                await asyncio.to_thread(self._refused, key, [j.id for j in jobs[index:]], exc.reason)
+                return
+            except Exception as exc:  # busy or network: retry later, keep the order
+                log.warning("delivery %d failed (%s); will retry", job.id, type(exc).__name__)
+                await asyncio.to_thread(self._retry, [j for j in jobs[index:]])
+                return
+            await asyncio.to_thread(self._sent, job, key)
+
+    # -- database (worker threads) ---------------------------------------------------------------------
+    def _claim(self) -> list[_Job]:
+        now = self.clock()
+        jobs = []
+        with self.sessions.begin() as session:
+            rows = session.scalars(
+                select(Delivery).where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
+                                       (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
+                .order_by(Delivery.id).limit(200)
+            ).all()
+            for row in rows:
+                taken = rowcount(session.execute(
+                    update(Delivery).where(Delivery.id == row.id, Delivery.state == "pending",
+                                           (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
+                    .values(lease_until=now + self.lease).execution_options(synchronize_session=False)
+                ))
+                if taken:
+                    jobs.append(_Job(row.id, row.conversation_key, row.kind, row.text, row.attempts))
+        return jobs
+
+    def _window(self, key: str) -> tuple[str, str | None, str | None]:
+        """``send``, ``last`` (one message left) or ``hold``, and where to send."""
+        now = self.clock()
+        with self.sessions() as session:
+            row = session.get(ResidentProfile, key)
+            if row is None or row.channel in (None, "web"):
+                return "hold", None, None
+            last = aware(row.last_inbound_at)
+            if last is None or now - last >= self.window or row.sent_since_inbound >= self.quota:
+                return "hold", row.channel, row.openid
+            return ("last" if row.sent_since_inbound >= self.quota - 1 else "send"), row.channel, row.openid
+
+    def _count(self, key: str) -> None:
+        with self.sessions.begin() as session:
+            row = profile(session, key, self.clock())
+            row.sent_since_inbound += 1
+
+    def _sent(self, job: _Job, key: str) -> None:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            session.execute(update(Delivery).where(Delivery.id == job.id).values(
+                state="sent", via="customer_service", sent_at=now, lease_until=None, attempts=job.attempts + 1))
+            row = profile(session, key, now)
+            row.sent_since_inbound += 1
+
+    def _hold(self, ids: list[int], reason: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.state == "pending").values(
+                state="held", lease_until=None, last_error=reason))
+
+    def _refused(self, key: str, ids: list[int], reason: str) -> None:
+        """WeChat said no: believe it over our own count."""
+        self._hold(ids, reason)
+        with self.sessions.begin() as session:
+            row = profile(session, key, self.clock())
+            row.sent_since_inbound = self.quota
+
+    def _retry(self, jobs: list[_Job]) -> None:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            for job in jobs:
+                delay = min(2.0 ** (job.attempts + 1), 300.0)
+                session.execute(update(Delivery).where(Delivery.id == job.id).values(
+                    lease_until=None, attempts=job.attempts + 1, next_attempt_at=now + dt.timedelta(seconds=delay)))

@@ -1,0 +1,50 @@
+"""Per-resident memory of the handoff side: village, how to reach them, what the bot is waiting for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from handoff.models import ResidentProfile
+from handoff.ports import aware
+
+__all__ = ["clear_pending", "pending_of", "profile", "set_pending"]
+
+
+def profile(session: Session, key: str, now: dt.datetime) -> ResidentProfile:
+    """The resident's profile row, created when missing (caller's transaction)."""
+    row = session.get(ResidentProfile, key)
+    if row is None:
+        row = ResidentProfile(conversation_key=key, sent_since_inbound=0, pending_data={}, updated_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def set_pending(row: ResidentProfile, what: str, data: dict[str, Any], now: dt.datetime,
+                lasts: dt.timedelta = dt.timedelta(days=2)) -> None:
+    """Remember that the bot asked the resident something (``what``) and waits for the answer."""
+    row.pending = what
+    row.pending_data = dict(data)
+    row.pending_until = now + lasts
+    row.updated_at = now
+
+
+def clear_pending(row: ResidentProfile, now: dt.datetime) -> None:
+    """Forget what the bot waited for."""
+    row.pending = None
+    row.pending_data = {}
+    row.pending_until = None
+    row.updated_at = now
+
+
+def pending_of(row: ResidentProfile | None, now: dt.datetime) -> tuple[str | None, dict[str, Any]]:
+    """What the bot waits for, unless it expired."""
+    if row is None or row.pending is None:
+        return None, {}
+    until = aware(row.pending_until)
+    if until is not None and until < now:
+        return None, {}
+    return row.pending, dict(row.pending_data or {})

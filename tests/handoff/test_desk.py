@@ -1,0 +1,148 @@
+"""The resident's side: danger first, asking the village once, out-of-hours callbacks, 结束人工, ratings,
+complaints, and the bot staying out while a person handles the case."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from handoff.desk import HandoffDesk, Resident
+from handoff.directory import load_directory
+from handoff.models import Feedback, OutboxMessage, ResidentProfile, Ticket
+from handoff.signals import load_signals
+from handoff.texts import load_texts
+from handoff.tickets import TicketService
+from tests.handoff.conftest import Clock, local
+
+WHO = Resident("official_account:o-desk", "official_account", "o-desk")
+
+
+def make_desk(sessions, directory, clock):
+    texts = load_texts()
+    tickets = TicketService(sessions, directory, texts, clock=clock)
+    return HandoffDesk(sessions, tickets, directory, texts, load_signals(), None, clock=clock)
+
+
+@pytest.fixture
+def desk(sessions, directory, clock):
+    return make_desk(sessions, directory, clock)
+
+
+def _tickets(sessions) -> list[Ticket]:
+    with sessions() as session:
+        return list(session.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+def test_danger_comes_first_with_the_emergency_numbers_and_an_urgent_ticket(desk, sessions):
+    reply = desk.before_bot(WHO, "我老公喝了酒又打我，我现在躲在邻居家")
+    assert reply.handled
+    text = reply.replies[0]
+    for number in ("110", "120", "12338", "12348"):
+        assert number in text
+    assert "示例县妇联：000-0000-0003" in text and "【演示数据" in text  # sample data is marked
+    [ticket] = _tickets(sessions)
+    assert ticket.urgent and ticket.reason == "danger" and ticket.danger == "家庭暴力"
+
+
+def test_the_village_is_asked_once_and_remembered(desk, sessions):
+    ask = desk.before_bot(WHO, "转人工")
+    assert ask.handled and "哪个乡镇、哪个村" in ask.replies[0]
+    assert _tickets(sessions) == []
+    wrong = desk.before_bot(WHO, "火星村")
+    assert "没找到这个地方" in wrong.replies[0]
+    done = desk.before_bot(WHO, "示例镇示例村")
+    assert "记住了：示例镇示例村" in done.replies[0]
+    assert "甲顾问（示例）" in done.replies[1] and "结束人工" in done.replies[1]
+    [ticket] = _tickets(sessions)
+    assert (ticket.village, ticket.group_id, ticket.state) == ("sx-t1-v1", "g-t1", "open")
+    # While a person has the case, the bot stays out and the message goes to the ticket.
+    forwarded = desk.before_bot(WHO, "合同找不到了怎么办")
+    assert forwarded.handled and forwarded.replies == [load_texts()["waiting_ack"]]
+    desk.tickets.claim(ticket.id, "p-adviser-1")
+    quiet = desk.before_bot(WHO, "还在吗")
+    assert quiet.handled and quiet.replies == []
+    assert [e.kind for e in desk.tickets.get(ticket.id).events].count("resident_message") == 2
+    # 结束人工 closes it and asks for a rating; the rating and a comment are stored.
+    end = desk.before_bot(WHO, "结束人工")
+    assert "人工服务已经结束" in end.replies[0] and "1 到 5" in end.replies[1]
+    assert desk.before_bot(WHO, "5").replies == [load_texts()["rating_thanks"]]
+    assert desk.before_bot(WHO, "顾问很耐心").replies == [load_texts()["rating_comment_thanks"]]
+    with sessions() as session:
+        feedback = [(f.kind, f.score, f.comment) for f in session.scalars(select(Feedback).order_by(Feedback.id))]
+        assert session.get(ResidentProfile, WHO.key).village == "sx-t1-v1"
+    assert feedback == [("rating", 5, None), ("rating_comment", None, "顾问很耐心")]
+    assert _tickets(sessions)[0].rating == 5
+    # Next time the village is not asked again.
+    again = desk.before_bot(WHO, "转人工")
+    assert "示例镇示例村的法律顾问" in again.replies[0] and len(_tickets(sessions)) == 2
+
+
+def test_not_knowing_the_village_goes_to_the_hotline(desk, sessions):
+    desk.before_bot(WHO, "找律师")
+    reply = desk.before_bot(WHO, "不知道")
+    assert "12348 值班律师" in reply.replies[0]
+    assert _tickets(sessions)[0].target == "hotline"
+
+
+def test_out_of_hours_offers_a_callback_with_consent(sessions, directory):
+    clock = Clock(local(2026, 3, 9, 22, 0))
+    desk = make_desk(sessions, directory, clock)
+    desk.before_bot(WHO, "转人工")
+    reply = desk.before_bot(WHO, "演示乡演示村")
+    assert "不在班" in reply.replies[1] and "03月10日08:30" in reply.replies[1]
+    assert "12348 热线 7×24" in reply.replies[1]
+    booked = desk.before_bot(WHO, "我的电话是138 0013 8000")
+    assert "138****8000" in booked.replies[0]
+    [ticket] = _tickets(sessions)
+    assert ticket.state == "callback" and ticket.callback_phone == "13800138000"
+    # Out of hours the bot keeps answering (self-help) while the callback waits.
+    assert not desk.before_bot(WHO, "工资怎么算").handled
+
+
+def test_declining_the_callback(sessions, directory):
+    desk = make_desk(sessions, directory, Clock(local(2026, 3, 7, 20, 0)))
+    desk.before_bot(WHO, "转人工")
+    desk.before_bot(WHO, "示例村")
+    assert desk.before_bot(WHO, "不用了").replies == [load_texts()["callback_declined"]]
+    assert _tickets(sessions)[0].callback_phone is None
+
+
+def test_the_dialogues_handoff_signal_and_the_fallback_offer(desk, sessions):
+    with sessions.begin() as session:
+        session.add(ResidentProfile(conversation_key=WHO.key, village="sx-t2-v1", sent_since_inbound=0,
+                                    pending_data={}, updated_at=local(2026, 3, 9, 9, 0)))
+    offered = desk.after_bot(WHO, "嗯嗯嗯", ["抱歉……回复“转人工”"], {"offer_handoff": "not_understood"})
+    assert offered == ["抱歉……回复“转人工”"]
+    replies = desk.after_bot(WHO, "/human", ["正在帮您转人工"], {"handoff": {"reason": "requested", "topic": "wages"}})
+    assert "乙顾问（示例）" in replies[0]
+    [ticket] = _tickets(sessions)
+    assert (ticket.reason, ticket.topic, ticket.group_id) == ("not_understood", "wages", "g-t2")
+
+
+def test_a_case_beyond_self_help_is_offered_a_person(desk, sessions):
+    replies = desk.after_bot(WHO, "法院下周开庭，我们十几个工友一起告老板", ["答案"], {})
+    assert replies[0] == "答案" and "开庭" in replies[1] and "转人工" in replies[1]
+    desk.before_bot(WHO, "转人工")
+    desk.before_bot(WHO, "示例村")
+    assert _tickets(sessions)[0].reason == "beyond_self_help"
+
+
+def test_complaints_and_suggestions_at_any_time_reach_the_supervisor(desk, sessions):
+    ask = desk.before_bot(WHO, "投诉")
+    assert "投诉" in ask.replies[0]
+    thanks = desk.before_bot(WHO, "上周打电话没人接，我的号码13800138000")
+    assert thanks.replies == [load_texts()["feedback_thanks"]]
+    with sessions() as session:
+        [feedback] = session.scalars(select(Feedback)).all()
+        [note] = session.scalars(select(OutboxMessage)).all()
+    assert feedback.kind == "complaint"
+    assert note.group_id == "g-supervisor" and "138****8000" in note.payload["markdown"]["content"]
+
+
+def test_the_real_county_says_honestly_to_call_12348(sessions, clock):
+    desk = make_desk(sessions, load_directory(), clock)
+    reply = desk.before_bot(WHO, "转人工")
+    assert "还没有开通在线转接" in reply.replies[0] and "12348" in reply.replies[0]
+    assert "演示" not in reply.replies[0]
+    # Nobody watches an unconfigured queue: the bot keeps answering.
+    assert not desk.before_bot(WHO, "工资怎么算").handled

@@ -1,0 +1,60 @@
+"""Escalation through the real dialogue engine: Rasa's ``action_handoff`` (served by the app) signals the
+handoff and the conversation service opens the ticket; the two-stage fallback's last step offers a person."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import ActionExecutor
+from sqlalchemy import select
+
+from bot.actions import OfferPerson
+from bot.services import build_services
+from channels.ports import ChannelUser
+from handoff.models import Ticket
+from nlu.process import RasaServer
+from tests.conftest import app_settings, free_port, running_app
+from tests.handoff.conftest import always_on_duty_directory
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.slow
+async def test_a_paraphrased_request_for_a_person_opens_a_ticket(corpus_index, rasa_layout, rasa_model, tmp_path):
+    port = free_port()
+    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
+        settings = app_settings(corpus_index, tmp_path, LAWLINE_PORT=str(port), LAWLINE_ENGINE_TIMEOUT="10",
+                                LAWLINE_RASA_URL=rasa.url, LAWLINE_DIRECTORY=always_on_duty_directory(tmp_path),
+                                LAWLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+        with running_app(settings, port):
+            built = build_services(settings)
+            try:
+                user = ChannelUser(channel="web", openid="h" * 32)
+                ask = await built.conversation.respond(user, "我要转人工")
+                assert "哪个乡镇、哪个村" in ask[0]
+                done = await built.conversation.respond(user, "演示乡演示村")
+                assert "乙顾问（示例）" in "\n".join(done)
+            finally:
+                await built.close()
+    from bot.db import make_engine, make_sessions
+
+    sessions = make_sessions(make_engine(settings.database_url))
+    with sessions() as session:
+        ticket = session.scalar(select(Ticket))
+    assert ticket.group_id == "g-t2" and ticket.reason == "requested"
+
+
+async def test_the_fallbacks_last_step_offers_a_person():
+    executor = ActionExecutor()
+    executor.register_action(OfferPerson())
+    call = {
+        "next_action": "action_default_fallback", "sender_id": "s1", "version": "3.6.21",
+        "tracker": {"sender_id": "s1", "slots": {}, "latest_message": {"text": "嗯嗯", "intent": {}}, "events": [],
+                    "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": None},
+        "domain": {"responses": {"utter_default": [{"text": "抱歉，这个问题我怕答错耽误您。"}]}},
+    }
+    result = (await executor.run(call)).model_dump(by_alias=True)
+    [message] = result["responses"]
+    assert message["text"] == "抱歉，这个问题我怕答错耽误您。"
+    assert [b["title"] for b in message["buttons"]] == ["转人工", "不用了"]
+    assert message["custom"] == {"lawline": {"offer_handoff": "not_understood"}}
+    assert [e["event"] for e in result["events"]] == ["rewind"]
