@@ -1,0 +1,182 @@
+"""Sign-in and sign-out, the home page, account administration and the audit log."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.console.accounts import AccountError, create_account, find_account, list_accounts, set_password, sign_in
+from bot.console.accounts import update_account as change_account
+from bot.console.auth import (
+    LOGIN_COOKIE,
+    ROLES,
+    SESSION_COOKIE,
+    FormError,
+    audit,
+    check_csrf,
+    console_state,
+    current_account,
+    end_session,
+    form_data,
+    form_text,
+    load_account,
+    parse_form,
+    require_role,
+    set_session_cookie,
+    start_session,
+    transaction,
+)
+from bot.console.models import AuditEntry, CorpusDraft
+from bot.console.passwords import PasswordPolicyError
+from bot.console.templating import error_page, render
+
+__all__ = ["account_routes"]
+
+
+def _safe_next(value: str) -> str:
+    """Only a path inside the console (no other host, no scheme) is a place to go after signing in."""
+    parsed = urlparse(value or "")
+    if parsed.scheme or parsed.netloc or not parsed.path.startswith("/console") or value.startswith("//"):
+        return "/console/"
+    return value
+
+
+def _login_page(request: Request, *, error: str = "", username: str = "", status: int = 200) -> Response:
+    response = render(request, "console/login.html", {"title": "登录", "error": error, "username": username,
+                                                      "next": _safe_next(request.query_params.get("next", ""))},
+                      status_code=status)
+    nonce = request.scope.get("console_login_nonce")
+    if isinstance(nonce, str) and nonce != request.cookies.get(LOGIN_COOKIE):
+        response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, path="/console", httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+    return response
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        if await load_account(request) is not None:
+            return RedirectResponse("/console/", status_code=303)
+        return _login_page(request)
+    request.scope["console_account"] = None
+    try:
+        form = await parse_form(request)
+    except FormError as exc:
+        return error_page(request, exc.status, exc.message)
+    if not check_csrf(request, form):
+        return _login_page(request, error="页面已过期，请重新输入。", status=403)
+    username, password = form_text(request, "username", limit=60), form_data(request).get("password", "")
+    if not isinstance(password, str) or not username or not password:
+        return _login_page(request, error="请输入用户名和密码。", username=username, status=400)
+    state = console_state(request)
+    address = request.client.host if request.client else "-"
+
+    def attempt() -> tuple[str | None, bool]:
+        with state.sessions.begin() as session:
+            result = sign_in(session, username, password, address)
+            if result.account is None:
+                return None, result.throttled
+            return start_session(session, state, result.account.id), False
+
+    token, throttled = await run_in_threadpool(attempt)
+    if token is None:
+        message = ("尝试次数太多，账号暂时锁定，请 15 分钟后再试。" if throttled else "用户名或密码不对。")
+        return _login_page(request, error=message, username=username, status=429 if throttled else 401)
+    response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
+    set_session_cookie(request, response, token, state.session_hours)
+    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    return response
+
+
+@require_role()
+def logout(request: Request) -> Response:
+    state = console_state(request)
+    with transaction(request) as session:
+        end_session(session, state, request.cookies.get(SESSION_COOKIE, ""))
+        audit(session, current_account(request), "logout", f"account:{current_account(request).username}")
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+@require_role()
+def home(request: Request) -> Response:
+    account = current_account(request)
+    with console_state(request).sessions() as session:
+        waiting = session.scalar(select(func.count()).select_from(CorpusDraft)
+                                 .where(CorpusDraft.status == "submitted")) or 0
+        mine = session.scalar(select(func.count()).select_from(CorpusDraft)
+                              .where(CorpusDraft.author_id == account.id,
+                                     CorpusDraft.status.in_(("draft", "rejected", "failed")))) or 0
+    return render(request, "console/home.html", {"title": "首页", "waiting": waiting, "mine": mine})
+
+
+@require_role("admin")
+def accounts(request: Request) -> Response:
+    flash = ""
+    error = ""
+    if request.method == "POST":
+        try:
+            flash = _change_accounts(request)
+        except (AccountError, PasswordPolicyError) as exc:
+            error = str(exc)
+    with console_state(request).sessions() as session:
+        rows = list(list_accounts(session))
+    return render(request, "console/accounts.html", {"title": "账号", "rows": rows, "roles": ROLES, "flash": flash,
+                                                     "error": error}, status_code=400 if error else 200)
+
+
+def _change_accounts(request: Request) -> str:
+    actor = current_account(request)
+    action = form_text(request, "action", limit=20)
+    villages = form_text(request, "villages", limit=4000).replace("，", ",").replace("、", ",").split(",")
+    with transaction(request) as session:
+        if action == "create":
+            password = form_data(request).get("password", "")
+            account = create_account(session, form_text(request, "username", limit=60),
+                                     password if isinstance(password, str) else "",
+                                     form_text(request, "role", limit=20), display_name=form_text(request, "name"),
+                                     villages=villages, actor=actor)
+            return f"已开设账号 {account.username}。"
+        row = find_account(session, form_text(request, "username", limit=60))
+        if row is None:
+            raise AccountError("找不到这个账号。")
+        if action == "update":
+            change_account(session, row, role=form_text(request, "role", limit=20) or None,
+                           active=form_text(request, "active", limit=5) == "1", villages=villages,
+                           display_name=form_text(request, "name"), actor=actor)
+            return f"已更新账号 {row.username}。"
+        if action == "password":
+            password = form_data(request).get("password", "")
+            set_password(session, row, password if isinstance(password, str) else "", actor=actor)
+            return f"已为 {row.username} 设置新密码，请当面或电话告知本人。"
+    raise AccountError("未知的操作。")
+
+
+@require_role("admin")
+def audit_log(request: Request) -> Response:
+    action = request.query_params.get("action", "")[:60]
+    with console_state(request).sessions() as session:
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        rows = list(session.scalars(query))
+        actions = sorted(session.scalars(select(AuditEntry.action).distinct()))
+    return render(request, "console/audit.html", {"title": "操作记录", "rows": rows, "actions": actions,
+                                                  "action": action})
+
+
+def account_routes() -> list[BaseRoute]:
+    """Routes relative to the console's mount (``/console``)."""
+    return [
+        Route("/", home, name="console_home"),
+        Route("/login", login, methods=["GET", "POST"], name="console_login"),
+        Route("/logout", logout, methods=["POST"], name="console_logout"),
+        Route("/accounts", accounts, methods=["GET", "POST"], name="console_accounts"),
+        Route("/audit", audit_log, name="console_audit"),
+    ]
+

@@ -1,0 +1,268 @@
+"""Browse and search the corpus; open an article, a law, a card or a case; start drafts; upload a statute."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.console.auth import EDITORS, STAFF, console_state, current_account, form_file, form_text, require_role
+from bot.console.context import context
+from bot.console.corpus_files import EditError, parse_statute_text
+from bot.console.drafts import (
+    DraftError,
+    card_fields,
+    new_article_draft,
+    new_card_draft,
+    new_dates_draft,
+    new_statute_draft,
+    statute_target,
+)
+from bot.console.models import CorpusDraft
+from bot.console.templating import error_page, render
+from corpus.cases import TOPICS
+from corpus.errors import CorpusError
+from corpus.models import AnswerCard, Article, Case, Law
+
+__all__ = ["corpus_routes"]
+
+MAX_UPLOAD_CHARS = 3_000_000
+LEVEL_NAMES = {"law": "法律", "administrative_regulation": "行政法规", "judicial_interpretation": "司法解释",
+               "local_regulation": "地方性法规", "local_rule": "地方政府规章", "departmental_rule": "部门规章",
+               "normative_document": "规范性文件"}
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def law_status(law: Law, today: dt.date | None = None) -> str:
+    """现行 / 尚未施行 / 已被新版本取代 / 已废止 — what a reader must know before quoting it."""
+    today = today or dt.date.today()
+    if law.repealed is not None and law.repealed <= today:
+        return f"已废止（{law.repealed.isoformat()}）"
+    if law.superseded_on is not None and law.superseded_on <= today:
+        return f"已被新版本取代（{law.superseded_on.isoformat()} 起）"
+    if law.effective is not None and law.effective > today:
+        return f"尚未施行（{law.effective.isoformat()} 起施行）"
+    return "现行有效"
+
+
+def _history(session: Session, target: str) -> list[CorpusDraft]:
+    """Drafts of ``target`` (a file, and for a file also its articles ``file#第X条``), newest first."""
+    prefix = _like(target + "#")[1:]
+    return list(session.scalars(
+        select(CorpusDraft).where(or_(CorpusDraft.target == target, CorpusDraft.target.like(prefix, escape="\\")))
+        .order_by(CorpusDraft.id.desc()).limit(100)
+    ))
+
+
+@require_role(*STAFF)
+def browse(request: Request) -> Response:
+    query = request.query_params.get("q", "").strip()[:100]
+    kind = request.query_params.get("kind", "")
+    found: dict[str, Any] = {}
+    with console_state(request).sessions() as session:
+        counts = {name: session.scalar(select(func.count()).select_from(model)) or 0
+                  for name, model in (("laws", Law), ("articles", Article), ("cases", Case), ("cards", AnswerCard))}
+        if query:
+            pattern = _like(query)
+            if kind in ("", "law"):
+                found["laws"] = list(session.scalars(select(Law).where(
+                    or_(Law.title.like(pattern, escape="\\"), Law.short_name.like(pattern, escape="\\")))
+                    .order_by(Law.title, Law.effective).limit(50)))
+            if kind in ("", "article"):
+                found["articles"] = list(session.scalars(select(Article).join(Law).where(
+                    or_(Article.text.like(pattern, escape="\\"), Article.label == query))
+                    .options(selectinload(Article.law)).order_by(Law.title, Article.ordinal).limit(100)))
+            if kind in ("", "case"):
+                found["cases"] = list(session.scalars(select(Case).where(
+                    or_(Case.title.like(pattern, escape="\\"), Case.facts.like(pattern, escape="\\"),
+                        Case.holding.like(pattern, escape="\\"))).order_by(Case.slug).limit(50)))
+            if kind in ("", "card"):  # few cards; JSON columns are not searchable alike on both databases
+                found["cards"] = [c for c in session.scalars(select(AnswerCard).order_by(AnswerCard.slug))
+                                  if query in c.title or query in c.answer or any(query in q for q in c.questions)
+                                  or query == c.slug]
+        else:
+            found["laws"] = list(session.scalars(select(Law).order_by(Law.level, Law.title, Law.effective)))
+            found["cards"] = list(session.scalars(select(AnswerCard).order_by(AnswerCard.topic, AnswerCard.slug)))
+            found["cases"] = list(session.scalars(select(Case).order_by(Case.topic, Case.slug)))
+    return render(request, "console/corpus.html", {
+        "title": "知识库", "q": query, "kind": kind, "found": found, "counts": counts, "law_status": law_status,
+        "LEVEL_NAMES": LEVEL_NAMES})
+
+
+@require_role(*STAFF)
+def law_page(request: Request) -> Response:
+    law_id = int(request.path_params["law_id"])
+    with console_state(request).sessions() as session:
+        law = session.get(Law, law_id, options=[selectinload(Law.articles)])
+        if law is None:
+            return error_page(request, 404, "找不到这部法规。")
+        versions = list(session.scalars(select(Law).where(Law.title == law.title).order_by(Law.effective)))
+        history = _history(session, law.source_file)
+        return render(request, "console/law.html", {
+            "title": law.title, "law": law, "versions": versions, "history": history, "status": law_status(law),
+            "LEVEL_NAMES": LEVEL_NAMES, "law_status": law_status})
+
+
+@require_role(*STAFF)
+def article_page(request: Request) -> Response:
+    article_id = int(request.path_params["article_id"])
+    with console_state(request).sessions() as session:
+        article = session.get(Article, article_id, options=[selectinload(Article.law)])
+        if article is None:
+            return error_page(request, 404, "找不到这一条。")
+        history = _history(session, f"{article.law.source_file}#{article.label}")
+        return render(request, "console/article.html", {
+            "title": article.citation, "article": article, "law": article.law, "history": history,
+            "status": law_status(article.law), "error": request.query_params.get("error", "")})
+
+
+def _draft_redirect(draft: CorpusDraft) -> Response:
+    return RedirectResponse(f"/console/drafts/{draft.id}", status_code=303)
+
+
+@require_role(*EDITORS)
+def article_edit(request: Request) -> Response:
+    article_id = int(request.path_params["article_id"])
+    ctx = context(request)
+    try:
+        with console_state(request).sessions.begin() as session:
+            draft = new_article_draft(session, current_account(request), ctx.corpus_dir, article_id,
+                                      form_text(request, "text", limit=20000), form_text(request, "note", limit=2000),
+                                      submit=form_text(request, "submit", limit=10) != "save")
+    except (DraftError, EditError) as exc:
+        return error_page(request, 400, str(exc))
+    return _draft_redirect(draft)
+
+
+@require_role(*EDITORS)
+def law_dates(request: Request) -> Response:
+    ctx = context(request)
+    try:
+        with console_state(request).sessions.begin() as session:
+            draft = new_dates_draft(session, current_account(request), ctx.corpus_dir,
+                                    int(request.path_params["law_id"]), form_text(request, "effective", limit=20),
+                                    form_text(request, "repealed", limit=20), form_text(request, "note", limit=2000),
+                                    submit=form_text(request, "submit", limit=10) != "save")
+    except (DraftError, EditError) as exc:
+        return error_page(request, 400, str(exc))
+    return _draft_redirect(draft)
+
+
+@require_role(*STAFF)
+def card_page(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    ctx = context(request)
+    if request.method == "POST":
+        if current_account(request).role not in EDITORS:
+            return error_page(request, 403, "您的账号没有权限修改卡片。")
+        fields = {k: form_text(request, k, limit=6000) for k in
+                  ("title", "topic", "questions", "answer", "next_steps", "where_to_go", "citations")}
+        try:
+            with console_state(request).sessions.begin() as session:
+                draft = new_card_draft(session, current_account(request), ctx.corpus_dir, slug, fields,
+                                       form_text(request, "note", limit=2000),
+                                       submit=form_text(request, "submit", limit=10) != "save")
+        except (DraftError, EditError) as exc:
+            return error_page(request, 400, str(exc))
+        return _draft_redirect(draft)
+    with console_state(request).sessions() as session:
+        card = session.scalar(select(AnswerCard).where(AnswerCard.slug == slug)
+                              .options(selectinload(AnswerCard.citations)))
+        if card is None:
+            return error_page(request, 404, "找不到这张卡片。")
+        history = _history(session, card.source_file)
+        return render(request, "console/card.html", {"title": card.title, "card": card, "fields": card_fields(card),
+                                                     "topics": TOPICS, "history": history})
+
+
+@require_role(*STAFF)
+def case_page(request: Request) -> Response:
+    with console_state(request).sessions() as session:
+        case = session.scalar(select(Case).where(Case.slug == request.path_params["slug"]))
+        if case is None:
+            return error_page(request, 404, "找不到这个案例。")
+        return render(request, "console/case.html", {"title": case.title, "case": case})
+
+
+def _comparison(session: Session, parsed_articles: list[Any], existing: Law | None, title: str) -> dict[str, Any]:
+    """How an upload differs from the version now in force: new, changed and dropped articles."""
+    current = existing
+    if current is None:
+        versions = session.scalars(select(Law).where(Law.title == title).options(selectinload(Law.articles))).all()
+        in_force = [v for v in versions if v.in_force_on(dt.date.today())]
+        current = in_force[0] if in_force else (versions[-1] if versions else None)
+    if current is None:
+        return {"base": None}
+    old = {a.label: a.text for a in current.articles}
+    new = {a.label: a.text for a in parsed_articles}
+    return {"base": current, "added": [k for k in new if k not in old], "removed": [k for k in old if k not in new],
+            "changed": [k for k in new if k in old and old[k] != new[k]]}
+
+
+@require_role(*EDITORS)
+async def upload(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "console/upload.html", {"title": "上传法规", "text": "", "preview": None, "error": ""})
+    file = form_file(request, "file")
+    text = form_text(request, "text", limit=MAX_UPLOAD_CHARS)
+    if file is not None:
+        raw = await file.read(MAX_UPLOAD_CHARS * 4 + 1)
+        try:
+            text = raw.decode("utf-8-sig").replace("\r\n", "\n")
+        except UnicodeDecodeError:
+            return render(request, "console/upload.html", {"title": "上传法规", "text": "", "preview": None,
+                                                           "error": "文件不是 UTF-8 编码的文本。"}, status_code=400)
+    if len(text) > MAX_UPLOAD_CHARS:
+        return error_page(request, 413, "文件太大了。")
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_upload_step, request, text)
+
+
+def _upload_step(request: Request, text: str) -> Response:
+    ctx = context(request)
+    action = form_text(request, "action", limit=10)
+    page: dict[str, Any] = {"title": "上传法规", "text": text, "preview": None, "error": ""}
+    if not text.strip():
+        page["error"] = "请粘贴法规的 Markdown 全文，或选择文件。"
+        return render(request, "console/upload.html", page, status_code=400)
+    try:
+        if action == "submit":
+            with console_state(request).sessions.begin() as session:
+                draft = new_statute_draft(session, current_account(request), ctx.corpus_dir, text,
+                                          form_text(request, "note", limit=2000))
+            return _draft_redirect(draft)
+        parsed = parse_statute_text(text, "upload.md")
+        with console_state(request).sessions() as session:
+            target, existing = statute_target(session, parsed)
+            comparison = _comparison(session, list(parsed.articles), existing, parsed.meta.title)
+            page["preview"] = {"parsed": parsed, "target": target, "existing": existing, **comparison}
+            return render(request, "console/upload.html", page)
+    except CorpusError as exc:
+        page["error"] = f"无法解析：{exc}"
+    except (DraftError, EditError) as exc:
+        page["error"] = str(exc)
+    return render(request, "console/upload.html", page, status_code=400)
+
+
+def corpus_routes() -> list[BaseRoute]:
+    """Routes relative to the console's mount (``/console``)."""
+    return [
+        Route("/corpus", browse, name="console_corpus"),
+        Route("/corpus/upload", upload, methods=["GET", "POST"], name="console_upload"),
+        Route("/corpus/laws/{law_id:int}", law_page, name="console_law"),
+        Route("/corpus/laws/{law_id:int}/dates", law_dates, methods=["POST"], name="console_law_dates"),
+        Route("/corpus/articles/{article_id:int}", article_page, name="console_article"),
+        Route("/corpus/articles/{article_id:int}/edit", article_edit, methods=["POST"], name="console_article_edit"),
+        Route("/corpus/cards/{slug}", card_page, methods=["GET", "POST"], name="console_card"),
+        Route("/corpus/cases/{slug}", case_page, name="console_case"),
+    ]
