@@ -10,10 +10,12 @@ import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 from bot.answers import TOPICS, Answer, AnswerComposer
+from bot.eligibility.actions import eligibility_actions
+from bot.eligibility.service import EligibilityService
 from nlu.affirmation import affirmation_response
 
 __all__ = ["build_executor"]
@@ -21,7 +23,7 @@ __all__ = ["build_executor"]
 
 def _meta(answer: Answer) -> dict[str, Any]:
     return {"lawline": {"citations": list(answer.citations), "confident": answer.confident, "card": answer.card,
-                        "confidence": round(answer.confidence, 3)}}
+                        "confidence": round(answer.confidence, 3), "topic": answer.topic}}
 
 
 class AnswerLegalQuestion(Action):
@@ -46,23 +48,14 @@ class AnswerLegalQuestion(Action):
         return events
 
 
-class OfferLegalAid(Action):
-    """Explain free legal aid with the articles it rests on and where to apply."""
-
-    def __init__(self, composer: AnswerComposer) -> None:
-        self.composer = composer
-
-    def name(self) -> str:
-        return "action_offer_legal_aid"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        answer = self.composer.legal_aid()
-        dispatcher.utter_message(text=answer.text, json_message=_meta(answer))
-        return []
-
-
 class Handoff(Action):
-    """Tell the resident how to reach a person now (online escalation arrives with issue #5)."""
+    """Hand the conversation to a person (转人工).
+
+    The action does not know who the resident is (Rasa sees a pseudonym), so it signals the handoff in its
+    message (``custom.lawline.handoff``, with the topic slot); the conversation service then opens the
+    ticket through ``handoff.desk`` and replaces the text. Without escalation wired, the text stands: how
+    to reach a person now.
+    """
 
     def __init__(self, composer: AnswerComposer) -> None:
         self.composer = composer
@@ -71,8 +64,29 @@ class Handoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(text=self.composer.texts.handoff)
+        topic = tracker.get_slot("topic")
+        signal = {"reason": "requested", "topic": topic if topic in TOPICS else None}
+        dispatcher.utter_message(text=self.composer.texts.handoff, json_message={"lawline": {"handoff": signal}})
         return []
+
+
+class OfferPerson(Action):
+    """The two-stage fallback's last step (overrides ``action_default_fallback``): say so, offer a person.
+
+    Sends ``utter_default`` with 转人工 / 不用了 buttons; the ``offer_handoff`` signal lets the ticket say
+    why (the bot did not understand twice). Reverts the user's turn, as Rasa's default fallback does.
+    """
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        responses = (domain.get("responses") or {}).get("utter_default") or [{}]
+        text = str(responses[0].get("text") or "")
+        buttons = [{"title": "转人工", "payload": "/human"}, {"title": "不用了", "payload": "/deny"}]
+        dispatcher.utter_message(text=text, buttons=buttons,
+                                 json_message={"lawline": {"offer_handoff": "not_understood"}})
+        return [UserUtteranceReverted()]
 
 
 class AskAffirmation(Action):
@@ -87,9 +101,16 @@ class AskAffirmation(Action):
         return []
 
 
-def build_executor(composer: AnswerComposer) -> ActionExecutor:
-    """An executor with Lawline's actions registered as instances (their services injected)."""
+def build_executor(composer: AnswerComposer, eligibility: EligibilityService | None = None) -> ActionExecutor:
+    """An executor with Lawline's actions registered as instances (their services injected).
+
+    ``eligibility`` runs the legal-aid self-check (its ``action_offer_legal_aid`` starts the form); without
+    one, the check runs on the shipped rules and keeps no records.
+    """
     executor = ActionExecutor()
-    for action in (AnswerLegalQuestion(composer), OfferLegalAid(composer), Handoff(composer), AskAffirmation()):
+    for eligibility_action in eligibility_actions(eligibility or EligibilityService.from_folder()):
+        executor.register_action(eligibility_action)
+    for action in (AnswerLegalQuestion(composer), Handoff(composer), AskAffirmation(),
+                   OfferPerson()):
         executor.register_action(action)
     return executor

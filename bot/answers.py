@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from retrieval.documents import Document, Filters, Hit, format_citation
+from retrieval.documents import Document, Filters, Hit
 from retrieval.retriever import Retriever
 
 __all__ = ["Answer", "AnswerComposer", "ReplyTexts", "load_reply_texts"]
@@ -33,11 +33,9 @@ class ReplyTexts:
     unsure: str
     degraded_note: str
     empty_message: str
+    engine_busy_in_step: str
     quote_intro: str
     topics: dict[str, dict[str, tuple[str, ...]]]
-    legal_aid_intro: str
-    legal_aid_citations: tuple[tuple[str, str], ...]
-    legal_aid_where: tuple[str, ...]
     handoff: str
 
 
@@ -54,11 +52,9 @@ def load_reply_texts(path: Path = REPLIES_FILE) -> ReplyTexts:
             unsure=data["unsure"].strip(),
             degraded_note=data["degraded_note"].strip(),
             empty_message=data["empty_message"].strip(),
+            engine_busy_in_step=data["engine_busy_in_step"].strip(),
             quote_intro=data["quote_intro"].strip(),
             topics=topics,
-            legal_aid_intro=data["legal_aid"]["intro"].strip(),
-            legal_aid_citations=tuple((str(law), str(label)) for law, label in data["legal_aid"]["citations"]),
-            legal_aid_where=tuple(data["legal_aid"]["where_to_go"]),
             handoff=data["handoff"].strip(),
         )
     except KeyError as exc:
@@ -96,6 +92,11 @@ class AnswerComposer:
         self.min_confidence = min_confidence
         self._by_citation = {d.citation: d for d in retriever.documents if d.kind == "article"}
 
+    def use_retriever(self, retriever: Retriever) -> None:
+        """Answer from ``retriever`` from now on (the console swaps in the index it re-built on publishing)."""
+        self._by_citation = {d.citation: d for d in retriever.documents if d.kind == "article"}
+        self.retriever = retriever
+
     def answer(self, question: str, *, topic: str | None = None, region: str | None = None) -> Answer:
         """Answer ``question``; ``topic`` (from the NLU) prefers cards of that topic."""
         question = question.strip()
@@ -109,18 +110,6 @@ class AnswerComposer:
         if card is not None:
             return self._card_answer(card, hits, topic)
         return self._article_answer(hits, topic)
-
-    def legal_aid(self) -> Answer:
-        """What the law says about free legal aid, quoted, and where to apply."""
-        cites = tuple(format_citation(law, label) for law, label in self.texts.legal_aid_citations)
-        quoted = [self._by_citation[c] for c in cites if c in self._by_citation]
-        parts = [
-            self.texts.legal_aid_intro,
-            self.texts.quote_intro + "\n" + "\n".join(_quote(d) for d in quoted),
-            "去哪里：\n" + "\n".join(f"· {place}" for place in self.texts.legal_aid_where),
-            self.texts.disclaimer,
-        ]
-        return Answer("\n\n".join(parts), confident=True, confidence=1.0, citations=cites)
 
     def _pick_card(self, hits: list[Hit], topic: str | None) -> Hit | None:
         for hit in hits[:3]:

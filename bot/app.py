@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from bot.actions import build_executor
 from bot.answers import AnswerComposer
 from bot.conversation import ConversationService
+from bot.eligibility.service import EligibilityService
 from channels.ports import ChannelUser
 
 __all__ = ["Services", "create_app"]
@@ -43,6 +44,7 @@ class Services:
     extra_routes: list[BaseRoute]
     health: Callable[[], Awaitable[dict[str, Any]]]
     close: Callable[[], Awaitable[None]] | None = None
+    eligibility: EligibilityService | None = None  # the legal-aid self-check (issue #4)
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -101,7 +103,7 @@ def create_app(build: Callable[[], Services]) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = build()
         state["services"] = services
-        state["executor"] = build_executor(services.composer)
+        state["executor"] = build_executor(services.composer, services.eligibility)
         app.router.routes.extend(services.extra_routes)
         try:
             yield

@@ -343,6 +343,58 @@ def search(ctx: _Context, query: str, top: int, as_json: bool, region: str | Non
             click.echo(f"   依据：{'、'.join(doc.cites)}")
 
 
+# ---- eligibility -------------------------------------------------------------------------------
+_RULES_OPTION = click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                             help="Rules folder (default: corpus/data/eligibility).")
+
+
+def _load_eligibility_rules(rules_dir: Path | None) -> Any:
+    from bot.eligibility import DEFAULT_RULES_DIR, RulesError, load_rules
+
+    try:
+        return load_rules(rules_dir or DEFAULT_RULES_DIR)
+    except RulesError as exc:
+        raise click.ClickException(f"eligibility rules: {exc}") from exc
+
+
+@main.group()
+def eligibility() -> None:
+    """The legal-aid eligibility check (法律援助自测)."""
+
+
+@eligibility.command("check")
+@click.option("--json", "raw", required=True, metavar="INPUT",
+              help='{"province": "山东", "matter": "<code>", "has_lawyer": false, '
+                   '"household_monthly_income_per_capita": 800 | null, "statuses": ["<code>", …]}')
+@_RULES_OPTION
+def eligibility_check(raw: str, rules_dir: Path | None) -> None:
+    """Decide one case; the last line is one JSON object: decision, means_test, basis, explanation, rules_version.
+
+    Unknown codes or malformed input: the reason on stderr, {"error": …} on stdout, exit 2.
+    """
+    from bot.eligibility import InputError, decide, parse_input
+
+    rules = _load_eligibility_rules(rules_dir)
+    try:
+        decision = decide(parse_input(json.loads(raw), rules), rules)
+    except (ValueError, InputError) as exc:
+        reason = str(exc) if isinstance(exc, InputError) else f"input is not valid JSON ({exc})"
+        click.echo(f"error: {reason}", err=True)
+        click.echo(json.dumps({"error": reason}, ensure_ascii=False))
+        sys.exit(2)
+    click.echo(json.dumps(decision.to_audit(), ensure_ascii=False))
+
+
+# ---- console (issue #6) -------------------------------------------------------------------------
+def _console_group() -> click.Group:
+    from bot.console.cli import console
+
+    return console
+
+
+main.add_command(_console_group())
+
+
 # ---- benchmarks --------------------------------------------------------------------------------
 @main.group()
 def bench() -> None:
@@ -447,3 +499,87 @@ def bench_load(ctx: _Context, levels: str, per_resident: int, as_json: bool) -> 
                    f"{row['answered']:>9} {row['from_fallback']:>9} {row['errors']:>7}")
     if as_json:
         click.echo(json.dumps(result))
+
+
+@bench.command("eligibility")
+@click.option("--cases", "cases_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL lines {"input": {…}, "expect": {"decision", "means_test", "basis"}} written by the team.')
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+@_RULES_OPTION
+def bench_eligibility(cases_file: Path, as_json: bool, rules_dir: Path | None) -> None:
+    """Score the eligibility engine on the team's cases: accuracy per key and per decision, and the failures."""
+    from bot.eligibility.bench import load_cases, run_bench
+    from bot.eligibility.errors import BenchCaseError
+
+    rules = _load_eligibility_rules(rules_dir)
+    try:
+        result = run_bench(load_cases(cases_file), rules)
+    except BenchCaseError as exc:
+        raise click.ClickException(f"{cases_file}: {exc}") from exc
+    click.echo(f"rules {result['rules_version']}; {result['cases']} cases, {result['passed']} passed, "
+               f"accuracy {result['accuracy']:.4f}; {result['ms_per_decision']} ms per decision")
+    for key, value in result["per_key"].items():
+        click.echo(f"  {key:11} {value:.4f}")
+    for decision, row in result["per_decision"].items():
+        click.echo(f"  expected {decision:13} {row['passed']}/{row['cases']}")
+    for failure in result["failures"]:
+        click.echo(f"  FAILED {failure['id']}: expected {failure['expect']}, got {failure['got']}")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@bench.command("handoff")
+@click.option("--residents", default=50, show_default=True, type=click.IntRange(1, 500),
+              help="Residents escalating at the same moment.")
+@click.option("--towns", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--villages", default=8, show_default=True, type=click.IntRange(2, 100), help="Villages per town.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+@pass_context
+def bench_handoff(ctx: _Context, residents: int, towns: int, villages: int, as_json: bool) -> None:
+    """Time from a resident's message to the case card in the adviser's WeChat Work group.
+
+    Starts `lawline serve --no-rasa` with a fresh database, a generated fictional county (an adviser per two
+    villages, a group per adviser) and local stand-ins of WeChat and the group robots; RESIDENTS residents
+    in different villages escalate at once. Prints p50/p99 latency, tickets, cards and lost cards.
+    """
+    from bot.handoffbench import run_handoff_bench
+
+    try:
+        result = run_handoff_bench(ctx.settings, residents=residents, towns=towns, villages=villages)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{result['residents']} residents in {result['villages']} villages, {result['groups']} work groups "
+               f"({result['groups_used']} reached, at most {result['max_cards_per_group']} cards in one)")
+    click.echo(f"tickets {result['tickets']}, cards {result['cards']}, lost {result['lost']}, "
+               f"robot refusals {result['robot_refusals']}")
+    click.echo(f"message → card: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+# ---- handoff -----------------------------------------------------------------------------------
+@main.group()
+def handoff() -> None:
+    """Escalation to people: the service directory (LAWLINE_DIRECTORY)."""
+
+
+@handoff.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@pass_context
+def handoff_check(ctx: _Context, path: Path | None) -> None:
+    """Check a directory file (default LAWLINE_DIRECTORY): every mistake as file:line, then what is not configured."""
+    from handoff import DirectoryError, load_directory
+
+    target = path or ctx.settings.directory
+    try:
+        directory = load_directory(target)
+    except DirectoryError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    kind = "SAMPLE (fictional)" if directory.sample else ("configured" if directory.configured else "NOT configured")
+    click.echo(f"{target}: {directory.county.name}, {kind}; {len(directory.towns)} towns, "
+               f"{len(directory.villages())} villages, {len(directory.people)} people, {len(directory.groups)} groups, "
+               f"{len(directory.points)} service points")
+    for note in directory.notes():
+        click.echo(f"note: {note}")

@@ -18,11 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import AnswerComposer
+from bot.console.feedback import rate_typed_reply, typed_rating
 from bot.models import Conversation, Message
 from channels.ports import ChannelUser
+from handoff.desk import HandoffDesk, Resident
 from nlu.errors import RasaUnavailable
 
-__all__ = ["ConversationService", "DialogueEngine", "conversation_key"]
+__all__ = ["ConversationService", "DialogueEngine", "conversation_key", "sender_id"]
 
 log = logging.getLogger(__name__)
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
@@ -50,6 +52,9 @@ def _render(message: dict[str, Any]) -> str:
     return f"{text}\n（请回复：{' / '.join(titles)}）" if titles else text
 
 
+SHORT_REPLY_CHARS = 12  # a reply this short, to a question with options, is an answer to it, not a new question
+
+
 def _button_payload(text: str, buttons: list[dict[str, str]]) -> str:
     """A typed button title (或 its number: 1, 2 …) stands for the button's payload, as a tap would."""
     typed = text.strip().strip("。.!！")
@@ -59,8 +64,8 @@ def _button_payload(text: str, buttons: list[dict[str, str]]) -> str:
     return text
 
 
-def _sender_id(key: str) -> str:
-    # Rasa sees a stable pseudonym, not the WeChat identifiers.
+def sender_id(key: str) -> str:
+    """The stable pseudonym Rasa sees for a conversation key, never the WeChat identifiers."""
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -74,32 +79,67 @@ class ConversationService:
         composer: AnswerComposer,
         *,
         engine_timeout: float = 3.0,
+        handoff: HandoffDesk | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
         self.composer = composer
         self.engine_timeout = engine_timeout
+        self.handoff = handoff
 
     async def respond(self, user: ChannelUser, text: str) -> list[str]:
-        """Answer one message from ``user``; always returns at least one reply text."""
+        """Answer one message from ``user``.
+
+        With escalation wired (``handoff``), the desk sees the message first: danger, a pending question,
+        结束人工/转人工, or a case a person handles (then the bot stays out and the reply may be empty).
+        """
         key = conversation_key(user)
         conversation_id, buttons = await asyncio.to_thread(self._record_in, key, user, text)
         replies: list[str]
         meta: dict[str, Any]
-        if not _MEANINGFUL.search(text):
+        waiting: list[str] = []
+        who = Resident(key, user.channel, user.openid)
+        if self.handoff is not None:
+            desk = await asyncio.to_thread(self.handoff.before_bot, who, text)
+            if desk.handled:
+                await asyncio.to_thread(self._record_out, conversation_id, user.channel, desk.replies, "handoff",
+                                        desk.meta)
+                return desk.replies
+            waiting = desk.replies  # a person's replies that waited for the resident to write
+        thanks = (await asyncio.to_thread(rate_typed_reply, self.sessions, conversation_id, text)
+                  if typed_rating(text) is not None else None)  # 👍/👎 right after an answer (issue #6)
+        if thanks is not None:
+            replies, engine, meta = [thanks], "channel", {"feedback": True}
+        elif not _MEANINGFUL.search(text):
             replies, engine, meta = [self.composer.texts.empty_message], "channel", {}
         else:
-            replies, engine, meta = await self._ask(key, _button_payload(text, buttons))
+            payload = _button_payload(text, buttons)
+            in_step = bool(buttons) and (payload != text or len(text.strip()) <= SHORT_REPLY_CHARS)
+            replies, engine, meta = await self._ask(key, payload, in_step=in_step)
+            if meta.get("degraded") == "in_step":
+                meta["buttons"] = buttons  # the resent reply still means the same option
+            if self.handoff is not None:
+                replies = await asyncio.to_thread(self.handoff.after_bot, who, text, replies, meta)
+        replies = waiting + replies
         await asyncio.to_thread(self._record_out, conversation_id, user.channel, replies, engine, meta)
         return replies
 
-    async def _ask(self, key: str, text: str) -> tuple[list[str], str, dict[str, Any]]:
-        sender = _sender_id(key)
+    async def _ask(self, key: str, text: str, *, in_step: bool = False) -> tuple[list[str], str, dict[str, Any]]:
+        """Rasa's reply; when Rasa is down or slow, retrieval's answer, or a request to resend.
+
+        A short reply to a question Lawline just asked (``in_step``, e.g. a step of the legal-aid check) cannot
+        be answered by retrieval ("不急"), so the resident is asked to send it again.
+        """
+        sender = sender_id(key)
         try:
             messages = await asyncio.wait_for(
                 self.engine.send(sender, text[:MAX_ENGINE_CHARS], {"lawline": True}), self.engine_timeout
             )
         except (RasaUnavailable, TimeoutError) as exc:
+            if in_step:
+                log.warning("dialogue engine unavailable (%s) in a step for %s; asked to resend",
+                            type(exc).__name__, sender[:12])
+                return [self.composer.texts.engine_busy_in_step], "retrieval", {"degraded": "in_step"}
             log.warning("dialogue engine unavailable (%s); answering from retrieval for %s", type(exc).__name__,
                         sender[:12])
             return await self._fallback(text)
@@ -130,7 +170,8 @@ class ConversationService:
         with self.sessions.begin() as session:
             conversation = session.scalar(select(Conversation).where(Conversation.key == key))
             if conversation is None:
-                conversation = Conversation(key=key, channel=user.channel, openid=user.openid, unionid=user.unionid)
+                conversation = Conversation(key=key, sender=sender_id(key), channel=user.channel, openid=user.openid,
+                                            unionid=user.unionid)
                 session.add(conversation)
                 session.flush()
             else:

@@ -26,6 +26,8 @@ class Conversation(BotBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The pseudonym Rasa and the custom actions know the resident by (``bot.conversation.sender_id``).
+    sender: Mapped[str | None] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(30))
     openid: Mapped[str | None] = mapped_column(String(100))
     unionid: Mapped[str | None] = mapped_column(String(100))
@@ -50,3 +52,10 @@ class Message(BotBase):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+# The console's tables (issue #6) share this base; importing them here keeps Alembic and the models in step.
+from bot.console import models as _console_models  # noqa: E402,F401
+
+# The eligibility check's tables (issue #4) share this base too.
+from bot.eligibility import models as _eligibility_models  # noqa: E402,F401

@@ -11,19 +11,25 @@ from bot.answers import AnswerComposer, load_reply_texts
 from bot.app import Services
 from bot.conversation import ConversationService, DialogueEngine
 from bot.db import make_engine, make_sessions, upgrade_schema
+from bot.eligibility.service import EligibilityService
+from bot.eligibility.web import eligibility_routes
+from bot.handoff_adapters import ConversationTranscript, LegalAidPoints, WeChatMessenger, pre_application_hook
 from bot.indexing import open_retriever
 from bot.settings import Settings
 from channels.background import BackgroundTasks
 from channels.mini_program import MiniProgramConfig, mini_program_routes
 from channels.official_account import OfficialAccountConfig, official_account_routes
 from channels.storage import KeyValueStore, RedisStore, SqlStore
+from channels.texts import MENU_LEGAL_AID, ChannelTexts
 from channels.wechat_api import WeChatClient
+from handoff import HandoffService, load_directory
 from nlu.client import RasaClient
 from nlu.errors import NluError
 
 __all__ = ["build_services"]
 
 log = logging.getLogger(__name__)
+LEGAL_AID_PROMPT = "法律援助自测"  # the menu click 法律援助自测 starts the self-check, as if typed
 
 
 def build_services(settings: Settings, *, engine_client: DialogueEngine | None = None) -> Services:
@@ -34,11 +40,20 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     retriever = open_retriever(settings.index_dir, settings.embedding_model)
     composer = AnswerComposer(retriever, load_reply_texts())
     rasa = RasaClient(settings.rasa_url, timeout=2.0, send_timeout=settings.engine_timeout)
+    http = httpx.AsyncClient(timeout=10.0)
+    wechat_clients: dict[str, WeChatClient] = {}  # by channel, for a person's replies to residents
+    handoff = HandoffService(sessions, load_directory(settings.directory), http=http,
+                             messenger=WeChatMessenger(wechat_clients), transcript=ConversationTranscript(sessions),
+                             public_url=settings.public_url, wecom_api_base=settings.wecom_api_base)
     conversation = ConversationService(
-        sessions, engine_client or rasa, composer, engine_timeout=settings.engine_timeout
+        sessions, engine_client or rasa, composer, engine_timeout=settings.engine_timeout, handoff=handoff.desk
     )
     store: KeyValueStore = RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(engine)
-    http = httpx.AsyncClient(timeout=10.0)
+    # The legal-aid self-check (issue #4): rules from corpus/data/eligibility, records in the database; the
+    # legal-aid centres come from the service directory and a sent pre-application becomes a ticket (#5).
+    eligibility = EligibilityService.from_folder(sessions=sessions, public_url=settings.public_url,
+                                                 directory=LegalAidPoints(handoff.directory),
+                                                 on_submit=pre_application_hook(handoff.tickets, sessions))
     background = BackgroundTasks()
     routes = []
     if settings.wechat_appid and settings.wechat_appsecret and settings.wechat_token:
@@ -47,15 +62,24 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         config = OfficialAccountConfig(token=settings.wechat_token, appid=settings.wechat_appid,
                                        aes_key=settings.wechat_aes_key)
         routes += official_account_routes(config, conversation=conversation, store=store, client=client,
-                                          background=background)
+                                          background=background,
+                                          texts=ChannelTexts(menu_prompts={MENU_LEGAL_AID: LEGAL_AID_PROMPT}))
+        wechat_clients["official_account"] = client
     else:
         log.info("official account not configured (LAWLINE_WECHAT_*): /wechat is off")
     if settings.mp_appid and settings.mp_appsecret:
         mp_client = WeChatClient(settings.mp_appid, settings.mp_appsecret, store, api_base=settings.wechat_api_base,
                                  http=http)
         routes += mini_program_routes(MiniProgramConfig(), conversation=conversation, store=store, client=mp_client)
+        wechat_clients["mini_program"] = mp_client
     else:
         log.info("mini-program not configured (LAWLINE_MP_*): /api/mp is off")
+    # The knowledge editors' console (/console) and the web chat's 👍/👎 (/api/chat/feedback), issue #6.
+    from bot.console import build_console
+    from bot.console.advisers import adviser_routes
+
+    routes += build_console(settings, sessions, composer, rasa, extra_routes=adviser_routes(handoff)).routes
+    routes += eligibility_routes(eligibility)  # the pre-application page, /eligibility/<token>
 
     async def health() -> dict[str, Any]:
         try:
@@ -65,15 +89,18 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
             rasa_up = False
         return {
             "status": "ok",
-            "documents": len(retriever.documents),
-            "embedding_model": retriever.index.manifest.model,
-            "corpus_version": retriever.index.manifest.corpus_version,
+            "documents": len(composer.retriever.documents),  # the console may swap in a re-built index
+            "embedding_model": composer.retriever.index.manifest.model,
+            "corpus_version": composer.retriever.index.manifest.corpus_version,
             "dialogue_engine": "up" if rasa_up else "down (answering from retrieval)",
             "official_account": bool(settings.wechat_appid),
             "mini_program": bool(settings.mp_appid),
         }
 
+    handoff.start()  # its workers run on the app's loop (build_services is called in the lifespan)
+
     async def close() -> None:
+        await handoff.aclose()
         await background.aclose()
         await http.aclose()
         await rasa.aclose()
@@ -81,4 +108,5 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
             await store.aclose()
         engine.dispose()
 
-    return Services(composer=composer, conversation=conversation, extra_routes=routes, health=health, close=close)
+    return Services(composer=composer, conversation=conversation, extra_routes=routes, health=health, close=close,
+                    eligibility=eligibility)

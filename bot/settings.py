@@ -59,6 +59,10 @@ class Settings:
     mp_appid: str | None
     mp_appsecret: str | None
     redis_url: str | None
+    directory: Path
+    wecom_api_base: str
+    console_secret: str | None
+    console_session_hours: int
 
     @property
     def env_names(self) -> list[str]:
@@ -130,6 +134,14 @@ def _public_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _console_secret(env: Mapping[str, str]) -> str | None:
+    """The console's signing key; unset means one is generated once and kept in ``LAWLINE_VAR_DIR``."""
+    secret = _optional(env, "LAWLINE_CONSOLE_SECRET")
+    if secret is not None and len(secret) < 32:
+        raise SettingsError("LAWLINE_CONSOLE_SECRET", "must be at least 32 characters")
+    return secret
+
+
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
     """Read the settings once; call from the CLI or the app factory, never at import time."""
     env: dict[str, str] = _read_dotenv(dotenv if dotenv is not None else PROJECT_ROOT / ".env")
@@ -168,4 +180,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         mp_appid=_optional(env, "LAWLINE_MP_APPID"),
         mp_appsecret=_optional(env, "LAWLINE_MP_APPSECRET"),
         redis_url=_optional(env, "LAWLINE_REDIS_URL"),
+        directory=Path(env.get("LAWLINE_DIRECTORY") or PROJECT_ROOT / "handoff" / "data" / "county.yaml").expanduser(),
+        wecom_api_base=(env.get("LAWLINE_WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
+        console_secret=_console_secret(env),
+        console_session_hours=_int(env, "LAWLINE_CONSOLE_SESSION_HOURS", 8, 1, 24 * 30),
     )

@@ -32,6 +32,8 @@ Kind = Literal["statute", "case", "card"]
 _KIND_DIRS: dict[Kind, str] = {"statute": "statutes", "case": "cases", "card": "cards"}
 _ORDER: dict[Kind, int] = {"statute": 0, "case": 1, "card": 2}
 _SKIP = {"README.md", "SOURCES.md"}
+# Folders of corpus/data that hold other data than documents (the legal-aid rules, bot.eligibility).
+_SKIP_DIRS = {"eligibility"}
 
 
 @dataclass
@@ -86,6 +88,8 @@ def _key(path: Path, kind: Kind) -> str:
 
 def _collect(target: Path) -> tuple[list[tuple[Kind, Path]], list[CorpusError]]:
     files = sorted(target.rglob("*")) if target.is_dir() else [target]
+    if target.is_dir():
+        files = [p for p in files if not _SKIP_DIRS & set(p.relative_to(target).parts[:-1])]
     found: list[tuple[Kind, Path]] = []
     errors: list[CorpusError] = []
     for path in files:

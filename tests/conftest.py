@@ -87,7 +87,22 @@ def corpus_index(tmp_path_factory, use_encoder):
     sessions = make_sessions(engine)
     assert not import_corpus(CORPUS, sessions).failed
     result = build_index(sessions, folder / "index", use_encoder, "use-multilingual-v3")
+    _sqlite_copy(folder / "db.sqlite3", folder / PRISTINE)
     return folder / "index", sessions, result
+
+
+PRISTINE = "pristine.sqlite3"
+
+
+def _sqlite_copy(source_path: Path, target_path: Path) -> None:
+    import sqlite3
+
+    source = sqlite3.connect(source_path)
+    target = sqlite3.connect(target_path)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +160,16 @@ def app_settings(corpus_index, var: Path, **overrides: str):
         **overrides,
     }
     return load_settings(env, dotenv=var / "none")
+
+
+def private_corpus_database(corpus_index, folder: Path) -> tuple[str, sessionmaker[Session]]:
+    """A copy of the corpus database as imported (before any test wrote to it) under ``folder``.
+
+    For tests that write tickets, decisions or conversations other tests would otherwise see."""
+    target = folder / "db.sqlite3"
+    _sqlite_copy(corpus_index[0].parent / PRISTINE, target)
+    url = f"sqlite:///{target}"
+    return url, make_sessions(make_engine(url))
 
 
 @contextmanager

@@ -8,9 +8,10 @@ from sqlalchemy import create_engine
 from bot.models import BotBase
 from channels.storage import CHANNEL_METADATA
 from corpus.models import CorpusBase
+from handoff.models import HandoffBase
 
 # Each package owns its tables; Alembic sees them together.
-target_metadata = [CorpusBase.metadata, BotBase.metadata, CHANNEL_METADATA]
+target_metadata = [CorpusBase.metadata, BotBase.metadata, CHANNEL_METADATA, HandoffBase.metadata]
 
 config = context.config
 engine = config.attributes.get("engine")

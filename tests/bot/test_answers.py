@@ -45,8 +45,3 @@ def test_not_sure_rather_than_wrong(composer):
 def test_empty_question(composer):
     assert composer.answer("   ").text == composer.texts.empty_message
 
-
-def test_legal_aid_quotes_articles_31_and_42(composer):
-    answer = composer.legal_aid()
-    assert answer.citations == ("《中华人民共和国法律援助法》第三十一条", "《中华人民共和国法律援助法》第四十二条")
-    assert "请求给付赡养费、抚养费、扶养费" in answer.text

@@ -1,11 +1,13 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, inspect, text
 
-from bot.db import schema_is_current, upgrade_schema
+from bot.conversation import sender_id
+from bot.db import make_engine, schema_is_current, upgrade_schema
 from bot.models import BotBase
 from channels.storage import CHANNEL_METADATA
 from corpus.models import CorpusBase
+from handoff.models import HandoffBase
 
 
 def test_upgrade_creates_the_schema_and_is_idempotent(engine):
@@ -13,14 +15,28 @@ def test_upgrade_creates_the_schema_and_is_idempotent(engine):
     upgrade_schema(engine)  # second run is a no-op
     tables = set(inspect(engine).get_table_names())
     assert {"laws", "articles", "cases", "answer_cards", "card_citations", "conversations", "messages", "channel_kv",
-            "alembic_version"} <= tables
+            "handoff_tickets", "handoff_ticket_events", "handoff_outbox", "alembic_version"} <= tables
 
 
 def test_migrations_match_the_models(engine):
     with engine.connect() as connection:
         combined = MetaData()
-        for metadata in (CorpusBase.metadata, BotBase.metadata, CHANNEL_METADATA):
+        for metadata in (CorpusBase.metadata, BotBase.metadata, CHANNEL_METADATA, HandoffBase.metadata):
             for table in metadata.tables.values():
                 table.to_metadata(combined)
         diff = compare_metadata(MigrationContext.configure(connection), combined)
     assert diff == []
+
+
+def test_0007_gives_existing_conversations_their_rasa_pseudonym(database_url):
+    engine = make_engine(database_url)
+    try:
+        upgrade_schema(engine, "0006")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO conversations (key, channel) VALUES ('union:o6_abc', 'web')"))
+        upgrade_schema(engine)
+        with engine.connect() as connection:
+            sender = connection.execute(text("SELECT sender FROM conversations WHERE key = 'union:o6_abc'")).scalar()
+        assert sender == sender_id("union:o6_abc")
+    finally:
+        engine.dispose()

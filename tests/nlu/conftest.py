@@ -25,7 +25,8 @@ from nlu.process import RasaServer
 class ActionStandIn(ThreadingHTTPServer):
     """Stands in for the app's rasa-sdk webhook: records each action call and answers with a marker text.
 
-    ``action_default_ask_affirmation`` answers as the app must, with ``nlu.affirmation``.
+    ``action_default_ask_affirmation`` answers as the app must, with ``nlu.affirmation``;
+    ``action_default_fallback`` (the app's ``OfferPerson``) reverts the user's turn as the app's does.
     """
 
     calls: list[dict[str, Any]]
@@ -46,11 +47,14 @@ class _ActionHandler(BaseHTTPRequestHandler):
         action, tracker, domain = body["next_action"], body["tracker"], body["domain"]
         slots = tracker.get("slots") or {}
         self.server.calls.append({"action": action, "sender": tracker["sender_id"], "slots": slots})
+        events: list[dict[str, Any]] = []
         if action == "action_default_ask_affirmation":
             responses = [affirmation_response(tracker.get("latest_message") or {}, domain.get("responses") or {})]
         else:
             responses = [{"text": f"stand-in {action} topic={slots.get('topic')}"}]
-        payload = json.dumps({"events": [], "responses": responses}).encode()
+        if action == "action_default_fallback":  # the app's OfferPerson reverts the turn, as Rasa's own does
+            events.append({"event": "rewind"})
+        payload = json.dumps({"events": events, "responses": responses}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
