@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -345,14 +346,19 @@ def search(ctx: _Context, query: str, top: int, as_json: bool, region: str | Non
 
 # ---- eligibility -------------------------------------------------------------------------------
 _RULES_OPTION = click.option("--rules", "rules_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                             help="Rules folder (default: corpus/data/eligibility).")
+                             help="Rules folder (default: the one the app uses: $LAWLINE_CORPUS_DIR/eligibility "
+                                  "when it has rules, else corpus/data/eligibility).")
 
 
 def _load_eligibility_rules(rules_dir: Path | None) -> Any:
     from bot.eligibility import DEFAULT_RULES_DIR, RulesError, load_rules
+    from bot.eligibility.rules import rules_folder
 
+    if rules_dir is None:  # not load_settings(): the audit command must not depend on unrelated settings
+        corpus = os.environ.get("LAWLINE_CORPUS_DIR")
+        rules_dir = rules_folder(Path(corpus).expanduser()) if corpus else DEFAULT_RULES_DIR
     try:
-        return load_rules(rules_dir or DEFAULT_RULES_DIR)
+        return load_rules(rules_dir)
     except RulesError as exc:
         raise click.ClickException(f"eligibility rules: {exc}") from exc
 

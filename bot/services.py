@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,10 +12,13 @@ from bot.answers import AnswerComposer, load_reply_texts
 from bot.app import Services
 from bot.conversation import ConversationService, DialogueEngine
 from bot.db import make_engine, make_sessions, upgrade_schema
+from bot.eligibility.flow import Flow, load_flow
+from bot.eligibility.rules import Rules, load_rules, rules_files, rules_folder
 from bot.eligibility.service import EligibilityService
 from bot.eligibility.web import eligibility_routes
 from bot.handoff_adapters import ConversationTranscript, LegalAidPoints, WeChatMessenger, pre_application_hook
 from bot.indexing import open_retriever
+from bot.reloading import LiveFiles, Watched
 from bot.settings import Settings
 from channels.background import BackgroundTasks
 from channels.mini_program import MiniProgramConfig, mini_program_routes
@@ -23,6 +27,7 @@ from channels.storage import KeyValueStore, RedisStore, SqlStore
 from channels.texts import MENU_LEGAL_AID, ChannelTexts
 from channels.wechat_api import WeChatClient
 from handoff import HandoffService, load_directory
+from handoff.directory import Directory
 from nlu.client import RasaClient
 from nlu.errors import NluError
 
@@ -51,9 +56,13 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     store: KeyValueStore = RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(engine)
     # The legal-aid self-check (issue #4): rules from corpus/data/eligibility, records in the database; the
     # legal-aid centres come from the service directory and a sent pre-application becomes a ticket (#5).
-    eligibility = EligibilityService.from_folder(sessions=sessions, public_url=settings.public_url,
-                                                 directory=LegalAidPoints(handoff.directory),
+    rules_dir = rules_folder(settings.corpus_dir)
+    legal_aid_points = LegalAidPoints(handoff.directory)
+    eligibility = EligibilityService.from_folder(rules_dir, sessions=sessions, public_url=settings.public_url,
+                                                 directory=legal_aid_points,
                                                  on_submit=pre_application_hook(handoff.tickets, sessions))
+    live = LiveFiles(_watched(settings, composer, eligibility, rules_dir, handoff, legal_aid_points),
+                     interval=settings.reload_seconds)
     background = BackgroundTasks()
     routes = []
     if settings.wechat_appid and settings.wechat_appsecret and settings.wechat_token:
@@ -98,8 +107,10 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         }
 
     handoff.start()  # its workers run on the app's loop (build_services is called in the lifespan)
+    live.start()
 
     async def close() -> None:
+        await live.aclose()
         await handoff.aclose()
         await background.aclose()
         await http.aclose()
@@ -110,3 +121,28 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
 
     return Services(composer=composer, conversation=conversation, extra_routes=routes, health=health, close=close,
                     eligibility=eligibility)
+
+
+def _watched(settings: Settings, composer: AnswerComposer, eligibility: EligibilityService, rules_dir: Path,
+             handoff: HandoffService, legal_aid_points: LegalAidPoints) -> list[Watched]:
+    """What editors publish from the console, kept current in every worker (bot.reloading)."""
+    index_dir = settings.index_dir
+
+    def use_directory(directory: Directory) -> None:
+        handoff.use_directory(directory)
+        legal_aid_points.directory = directory
+
+    def load_eligibility() -> tuple[Rules, Flow]:
+        rules = load_rules(rules_dir)
+        return rules, load_flow(rules)
+
+    return [
+        # The folder itself is in the signature: the console swaps it whole (a new inode).
+        Watched("retrieval index", lambda: [index_dir, index_dir / "manifest.json"],
+                lambda: open_retriever(index_dir, settings.embedding_model, composer.retriever.encoder),
+                composer.use_retriever),
+        Watched("eligibility rules", lambda: rules_files(rules_dir), load_eligibility,
+                lambda loaded: eligibility.use_rules(*loaded)),
+        Watched("service directory", lambda: [settings.directory], lambda: load_directory(settings.directory),
+                use_directory),
+    ]

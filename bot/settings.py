@@ -63,6 +63,7 @@ class Settings:
     wecom_api_base: str
     console_secret: str | None
     console_session_hours: int
+    reload_seconds: float
 
     @property
     def env_names(self) -> list[str]:
@@ -184,4 +185,5 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         wecom_api_base=(env.get("LAWLINE_WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
         console_secret=_console_secret(env),
         console_session_hours=_int(env, "LAWLINE_CONSOLE_SESSION_HOURS", 8, 1, 24 * 30),
+        reload_seconds=_float(env, "LAWLINE_RELOAD_SECONDS", 10.0, 0.0, 3600.0),
     )

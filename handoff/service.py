@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from handoff.delivery import DeliveryWorker
 from handoff.desk import HandoffDesk
 from handoff.directory import Directory
+from handoff.routing import Router
 from handoff.ports import Clock, ResidentMessenger, TranscriptSource, utc_now
 from handoff.robot import DEFAULT_WECOM_API_BASE, RobotClient, RobotSender
 from handoff.signals import SignalDetector, load_signals
@@ -53,6 +54,16 @@ class HandoffService:
         self.desk = HandoffDesk(sessions, self.tickets, directory, self.texts, self.signals, transcript, clock=clock)
         self.sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
+
+    def use_directory(self, directory: Directory) -> None:
+        """Route and describe with ``directory`` from now on (an editor published a new one; bot.reloading)."""
+        self.directory = directory
+        self.robots.directory = directory
+        self.tickets.directory = directory
+        self.tickets.router = Router(directory)
+        self.desk.directory = directory
+        for note in directory.notes():
+            log.warning("handoff directory: %s", note)
 
     def start(self) -> None:
         """Start the workers on the running event loop (the app's lifespan)."""

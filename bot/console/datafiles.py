@@ -73,13 +73,12 @@ def data_sets(settings: Settings) -> dict[str, DataSet]:
     """The editable data sets of this installation (only those whose package is present)."""
     sets: dict[str, DataSet] = {}
     try:
-        from bot.eligibility.rules import DEFAULT_RULES_DIR
+        from bot.eligibility.rules import rules_folder
     except ImportError:  # pragma: no cover - the eligibility package is part of the app
         pass
     else:
         # The rules live in the corpus folder (corpus/data/eligibility); follow LAWLINE_CORPUS_DIR when it has them.
-        in_corpus = Path(settings.corpus_dir) / "eligibility"
-        root = in_corpus if (in_corpus / "rules.yaml").is_file() else DEFAULT_RULES_DIR
+        root = rules_folder(Path(settings.corpus_dir))
         sets["eligibility"] = DataSet("eligibility", "法律援助条件和各省经济困难标准", root,
                                       ("rules.yaml", "provinces/*.yaml"), _check_rules)
     directory = getattr(settings, "directory", None)

@@ -250,7 +250,7 @@ class Publisher:
             if written:
                 _write_atomically(path, old_bytes.decode("utf-8"))
             raise
-        job.stats = {"restart_needed": True}
+        job.stats = {"data_file": True}  # every worker loads it within LAWLINE_RELOAD_SECONDS (bot.reloading)
 
     def _commit(self, job: PublishJob, reviewer: Account, kind: str, payload: dict[str, Any], before: str,
                 parsed: ParsedStatute | ParsedCard, key: str, path: Path, new_text: str,

@@ -33,6 +33,8 @@ __all__ = [
     "Situation",
     "Threshold",
     "load_rules",
+    "rules_files",
+    "rules_folder",
 ]
 
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "corpus" / "data" / "eligibility"
@@ -362,6 +364,17 @@ def _province(path: Path) -> ProvinceRules:
         extra_no_means_test=_situations(reader, data, "extra_no_means_test", optional=True), file=path.name,
         order=order,
     )
+
+
+def rules_folder(corpus_dir: Path) -> Path:
+    """The rules folder: ``<LAWLINE_CORPUS_DIR>/eligibility`` when it has rules, else the shipped one."""
+    in_corpus = corpus_dir / "eligibility"
+    return in_corpus if (in_corpus / "rules.yaml").is_file() else DEFAULT_RULES_DIR
+
+
+def rules_files(folder: Path) -> list[Path]:
+    """The files the rules are read from (what an editor changes)."""
+    return [folder / "rules.yaml", *sorted((folder / "provinces").glob("*.yaml"))]
 
 
 def load_rules(folder: Path = DEFAULT_RULES_DIR) -> Rules:

@@ -70,6 +70,10 @@ class EligibilityService:
         rules = load_rules(folder)
         return cls(rules, load_flow(rules), **kwargs)
 
+    def use_rules(self, rules: Rules, flow: Flow) -> None:
+        """Decide with ``rules`` from now on (an editor published new ones; bot.reloading)."""
+        self.rules, self.flow = rules, flow
+
     def page_url(self, token: str) -> str | None:
         return f"{self.public_url}/eligibility/{token}" if self.public_url else None
 
