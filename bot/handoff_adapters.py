@@ -4,6 +4,8 @@
   gave), for case cards and the console.
 - ``WeChatMessenger``: a person's reply to the resident through the customer-service API of the channel the
   resident last wrote from; WeChat's refusals become ``handoff.errors.DeliveryRefused``.
+- ``AdviserTemplates``: template messages from the official account to advisers who follow it; WeChat's
+  refusals become ``handoff.errors.TemplateRefused``.
 - ``LegalAidPoints`` and ``pre_application_hook``: the legal-aid check's (issue #4) directory and submit
   hook, served by the service directory and the tickets.
 """
@@ -17,16 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.eligibility.ports import LegalAidPoint, SubmitHook, SubmittedPreApplication
 from bot.models import Conversation, Message
-from channels.errors import QuotaExceeded, ResponseWindowClosed
+from channels.errors import QuotaExceeded, ResponseWindowClosed, WeChatError
 from channels.splitting import split_text
 from channels.wechat_api import WeChatClient
 from handoff.directory import Directory
-from handoff.errors import DeliveryRefused
+from handoff.errors import DeliveryRefused, TemplateRefused
 from handoff.ports import TranscriptLine
 from handoff.tickets import TicketService
 
-__all__ = ["ConversationTranscript", "LegalAidPoints", "WeChatMessenger", "conversation_key_for_sender",
-           "pre_application_hook"]
+__all__ = ["AdviserTemplates", "ConversationTranscript", "LegalAidPoints", "WeChatMessenger",
+           "conversation_key_for_sender", "pre_application_hook"]
 
 
 class ConversationTranscript:
@@ -69,6 +71,26 @@ class WeChatMessenger:
             raise DeliveryRefused("window_closed") from None
         except QuotaExceeded:
             raise DeliveryRefused("quota") from None
+
+
+# 40003 invalid openid, 40036/40037 invalid template id, 43004 not following, 43019 blocked, 47003 bad data
+TEMPLATE_PERMANENT = frozenset({40003, 40036, 40037, 43004, 43019, 47003})
+
+
+class AdviserTemplates:
+    """``handoff.ports.AdviserNotifier`` through the official account's client (when it is configured)."""
+
+    def __init__(self, clients: dict[str, WeChatClient]) -> None:
+        self.clients = clients
+
+    async def send_template(self, openid: str, template_id: str, data: dict[str, str], url: str | None) -> None:
+        client = self.clients.get("official_account")
+        if client is None:
+            raise TemplateRefused(-1, "official account not configured", permanent=False)
+        try:
+            await client.send_template(openid, template_id, data, url)
+        except WeChatError as exc:
+            raise TemplateRefused(exc.errcode, exc.errmsg, permanent=exc.errcode in TEMPLATE_PERMANENT) from None
 
 
 class LegalAidPoints:

@@ -16,7 +16,13 @@ from bot.eligibility.flow import Flow, load_flow
 from bot.eligibility.rules import Rules, load_rules, rules_files, rules_folder
 from bot.eligibility.service import EligibilityService
 from bot.eligibility.web import eligibility_routes
-from bot.handoff_adapters import ConversationTranscript, LegalAidPoints, WeChatMessenger, pre_application_hook
+from bot.handoff_adapters import (
+    AdviserTemplates,
+    ConversationTranscript,
+    LegalAidPoints,
+    WeChatMessenger,
+    pre_application_hook,
+)
 from bot.indexing import open_retriever
 from bot.reloading import LiveFiles, Watched
 from bot.settings import Settings
@@ -49,7 +55,8 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     wechat_clients: dict[str, WeChatClient] = {}  # by channel, for a person's replies to residents
     handoff = HandoffService(sessions, load_directory(settings.directory), http=http,
                              messenger=WeChatMessenger(wechat_clients), transcript=ConversationTranscript(sessions),
-                             public_url=settings.public_url, wecom_api_base=settings.wecom_api_base)
+                             public_url=settings.public_url, wecom_api_base=settings.wecom_api_base,
+                             notifier=AdviserTemplates(wechat_clients))
     conversation = ConversationService(
         sessions, engine_client or rasa, composer, engine_timeout=settings.engine_timeout, handoff=handoff.desk
     )

@@ -145,6 +145,19 @@ class WeChatClient:
         await self._call("POST", "/cgi-bin/message/custom/send", json_body=payload)
         logger.info("custom-service text sent to %s (%d bytes)", hash_openid(openid), utf8_size(text))
 
+    async def send_template(self, openid: str, template_id: str, data: dict[str, str], url: str | None = None) -> None:
+        """Send a template message ("模板消息 / 发送模板消息", ``message/template/send``) to a follower.
+
+        ``data`` maps the template's field names to their values; WeChat checks each value against the
+        field's type (thing: 20 characters …) and refuses the message otherwise.
+        """
+        payload: dict[str, Any] = {"touser": openid, "template_id": template_id,
+                                   "data": {name: {"value": value} for name, value in data.items()}}
+        if url:
+            payload["url"] = url
+        await self._call("POST", "/cgi-bin/message/template/send", json_body=payload)
+        logger.info("template message sent to %s", hash_openid(openid))
+
     async def create_menu(self, menu: dict[str, Any]) -> None:
         """Replace the official account's custom menu ("自定义菜单 / 创建接口", ``menu/create``)."""
         await self._call("POST", "/cgi-bin/menu/create", json_body=menu)

@@ -14,9 +14,11 @@ from handoff.directory import SPECIALTIES, TOPIC_SPECIALTY, Directory
 from handoff.models import Ticket
 from handoff.ports import TranscriptLine
 
-__all__ = ["MAX_MARKDOWN_BYTES", "REASONS", "card_markdown", "mask_personal", "note_markdown", "summarise"]
+__all__ = ["MAX_MARKDOWN_BYTES", "REASONS", "TEMPLATE_VALUE_CHARS", "card_markdown", "mask_personal", "note_markdown",
+           "summarise", "template_values"]
 
 MAX_MARKDOWN_BYTES = 4096
+TEMPLATE_VALUE_CHARS = 20  # a template's thing.DATA takes at most 20 characters
 REASONS = {
     "requested": "居民要求转人工",
     "not_understood": "机器人没听懂，居民同意转人工",
@@ -100,3 +102,19 @@ def note_markdown(title: str, ticket: Ticket, directory: Directory, link: str | 
         lines.append(f"> {detail}")
     lines.append(f"[查看案件]({link})" if link else "请登录工作台查看。")
     return _fit("\n".join(lines))
+
+
+def template_values(ticket: Ticket, directory: Directory) -> dict[str, str]:
+    """What can fill an adviser's template message (``AdviserTemplate.fields``): nothing the resident wrote."""
+    opened = ticket.created_at.replace(tzinfo=dt.UTC) if ticket.created_at.tzinfo is None else ticket.created_at
+    values = {
+        "ticket": f"#{ticket.id}",
+        "topic": SPECIALTIES.get(TOPIC_SPECIALTY.get(ticket.topic or "", ""), "未分类"),
+        "village": directory.full_name(ticket.village) or "居民未说明",
+        "urgency": "紧急" if ticket.urgent else "一般",
+        "reason": REASONS.get(ticket.reason, ticket.reason),
+        "opened": opened.astimezone(directory.calendar.tz).strftime("%Y-%m-%d %H:%M"),
+    }
+    if directory.sample:
+        values["topic"] = "【演示】" + values["topic"]
+    return {k: v[:TEMPLATE_VALUE_CHARS] for k, v in values.items()}

@@ -34,7 +34,9 @@ __all__ = [
     "SAMPLE_DIRECTORY",
     "SERVICE_KINDS",
     "SPECIALTIES",
+    "TEMPLATE_VALUES",
     "TOPIC_SPECIALTY",
+    "AdviserTemplate",
     "Directory",
     "NationalNumber",
     "Person",
@@ -108,6 +110,23 @@ class Person:
     specialties: tuple[str, ...] = ()
     group: str | None = None
     phone: str | None = field(default=None, repr=False)
+    wechat_openid: str | None = field(default=None, repr=False)  # follows the official account: template alerts
+
+
+TEMPLATE_VALUES = ("ticket", "topic", "village", "urgency", "reason", "opened")
+
+
+@dataclass(frozen=True, slots=True)
+class AdviserTemplate:
+    """The official account's template message (模板消息) telling an adviser about a new case.
+
+    ``fields`` maps each of the template's field names (thing1, time2 …, as chosen in the account's
+    back office) to what fills it, one of ``TEMPLATE_VALUES``. Nothing a resident wrote goes into it: it
+    shows on a phone's lock screen.
+    """
+
+    template_id: str
+    fields: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +176,7 @@ class Directory:
     national: dict[str, NationalNumber]
     hotline_group: str | None = None
     supervisor: str | None = None
+    adviser_template: AdviserTemplate | None = None
 
     # -- places -----------------------------------------------------------------------------------------
     def place(self, code: str | None) -> Place | None:
@@ -325,7 +345,8 @@ class _Parser:
             r.problem(1, "the file must be a mapping (key: value lines)")
             raise DirectoryError(r.problems)
         r.check_keys(data, {"version", "sample", "county", "towns", "service_points", "people", "groups",
-                            "calendar", "roster", "policy", "hotline_group", "supervisor"}, "the file")
+                            "calendar", "roster", "policy", "hotline_group", "supervisor", "adviser_template"},
+                     "the file")
         if data.get("version") != 1:
             r.problem(r.line_of(data, "version"), "'version' must be 1")
         sample = r.flag(data, "sample", False)
@@ -366,11 +387,13 @@ class _Parser:
         if supervisor is not None and (supervisor not in people or people[supervisor].role != "supervisor"):
             r.problem(r.line_of(data, "supervisor"), f"supervisor {supervisor!r} must be a person with role supervisor")
         policy = self.policy(data)
+        adviser_template = self.adviser_template(data)
         if r.problems:
             raise DirectoryError(r.problems)
         return Directory(source=self.path, sample=sample, configured=configured, county=county, places=places,
                          points=points, people=people, groups=groups, calendar=calendar, roster=roster,
-                         policy=policy, national=national, hotline_group=hotline_group, supervisor=supervisor)
+                         policy=policy, national=national, hotline_group=hotline_group, supervisor=supervisor,
+                         adviser_template=adviser_template)
 
     def place(self, node: Mapping, line: int, level: str, parent: str) -> Place | None:
         code = self.read.text(node, "code")
@@ -392,7 +415,8 @@ class _Parser:
 
     def people(self, data: Mapping, groups: dict[str, RobotGroup]) -> dict[str, Person]:
         people = {}
-        for node, _line in self.items(data, "people", {"id", "name", "role", "specialties", "group", "phone"}):
+        for node, _line in self.items(data, "people", {"id", "name", "role", "specialties", "group", "phone",
+                                                       "wechat_openid"}):
             ident = self.read.text(node, "id")
             role = self.read.text(node, "role")
             if role is not None and role not in ROLES:
@@ -406,7 +430,8 @@ class _Parser:
                 self.read.problem(self.read.line_of(node, "group"), f"group {group!r} is not in 'groups'")
             if self.unique("person", ident, self.read.line_of(node, "id")) and ident is not None:
                 people[ident] = Person(ident, self.read.text(node, "name") or ident, role or "", specialties, group,
-                                       self.read.phone(node, "phone"))
+                                       self.read.phone(node, "phone"),
+                                       self.read.text(node, "wechat_openid", required=False, max_chars=64))
         return people
 
     def points(self, data: Mapping, places: dict[str, Place], sample: bool) -> tuple[ServicePoint, ...]:
@@ -431,6 +456,28 @@ class _Parser:
                                            self.read.text(node, "hours", required=False),
                                            self.coordinates(node), sample))
         return tuple(points)
+
+    def adviser_template(self, data: Mapping) -> AdviserTemplate | None:
+        node = self.read.mapping(data, "adviser_template", required=False)
+        if not node:
+            return None
+        self.read.check_keys(node, {"template_id", "fields"}, "adviser_template")
+        template_id = self.read.text(node, "template_id", required=False, max_chars=64)
+        fields_node = self.read.mapping(node, "fields", required=template_id is not None)
+        pairs = []
+        for name, value in (fields_node or {}).items():
+            line = self.read.line_of(fields_node, name)
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", name):
+                self.read.problem(line, f"adviser_template.fields: {name!r} is not a template field name (thing1 …)")
+            elif value not in TEMPLATE_VALUES:
+                self.read.problem(line, f"adviser_template.fields.{name}: must be one of {', '.join(TEMPLATE_VALUES)}")
+            else:
+                pairs.append((name, str(value)))
+        if template_id is None:
+            return None  # written down but not configured yet
+        if not pairs:
+            self.read.problem(self.read.line_of(node, "fields"), "adviser_template.fields: name at least one field")
+        return AdviserTemplate(template_id, tuple(pairs))
 
     def policy(self, data: Mapping) -> Policy:
         node = self.read.mapping(data, "policy", required=False)

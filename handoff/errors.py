@@ -5,14 +5,16 @@ HandoffError                    root of the package
 ├── TicketError                 a ticket operation cannot be done
 │   ├── TicketNotFound          no such ticket
 │   └── TicketConflict          the ticket is not in a state that allows it (already claimed, closed …)
-└── DeliveryRefused             WeChat will not take a customer-service message now (window closed, quota used)
+├── DeliveryRefused             WeChat will not take a customer-service message now (window closed, quota used)
+└── TemplateRefused             WeChat refused an adviser's template message (``permanent``: never retried)
 
 Nothing here carries a resident's message text.
 """
 
 from __future__ import annotations
 
-__all__ = ["DeliveryRefused", "DirectoryError", "HandoffError", "TicketConflict", "TicketError", "TicketNotFound"]
+__all__ = ["DeliveryRefused", "DirectoryError", "HandoffError", "TemplateRefused", "TicketConflict", "TicketError",
+           "TicketNotFound"]
 
 
 class HandoffError(Exception):
@@ -50,3 +52,13 @@ class DeliveryRefused(HandoffError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TemplateRefused(HandoffError):
+    """WeChat did not take a template message; ``permanent`` when retrying cannot help (not following …)."""
+
+    def __init__(self, errcode: int, errmsg: str, *, permanent: bool) -> None:
+        super().__init__(f"template message refused ({errcode}): {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.permanent = permanent

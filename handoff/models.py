@@ -101,9 +101,9 @@ class OutboxMessage(HandoffBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_id: Mapped[str] = mapped_column(String(60))
     ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # card | reminder | escalation | note
+    kind: Mapped[str] = mapped_column(String(20))  # card | reminder | escalation | note | template
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(10), default="pending")
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed (templates only)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

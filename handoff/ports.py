@@ -1,6 +1,8 @@
 """What the handoff package needs from the rest of Lawline, as small Protocols (wired in ``bot.services``).
 
 - ``TranscriptSource``: the conversation so far (the bot's records), for case cards and the console.
+- ``AdviserNotifier``: sends an adviser who follows the official account a template message about a case;
+  raises ``handoff.errors.TemplateRefused``.
 - ``ResidentMessenger``: sends a text to a resident through WeChat's customer-service API; raises
   ``handoff.errors.DeliveryRefused`` when WeChat will not take it now (48-hour window closed, quota used,
   or a channel that cannot push, like the web chat).
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Clock", "ResidentMessenger", "TranscriptLine", "TranscriptSource", "aware", "utc_now"]
+__all__ = ["AdviserNotifier", "Clock", "ResidentMessenger", "TranscriptLine", "TranscriptSource", "aware", "utc_now"]
 
 Clock = Callable[[], dt.datetime]
 
@@ -54,4 +56,12 @@ class ResidentMessenger(Protocol):
 
     async def send_text(self, channel: str, openid: str, text: str) -> None:
         """Send ``text`` now, or raise ``DeliveryRefused``."""
+        ...
+
+
+class AdviserNotifier(Protocol):
+    """Template messages (模板消息) from the official account to advisers."""
+
+    async def send_template(self, openid: str, template_id: str, data: dict[str, str], url: str | None) -> None:
+        """Send now, or raise ``TemplateRefused``."""
         ...

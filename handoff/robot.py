@@ -8,6 +8,10 @@ together stay under it. A refusal is retried with backoff (45009, the frequency 
 frees); nothing is ever dropped. Rows are leased while being sent so two workers never send one twice;
 a worker killed mid-send leaves a lease that expires and the row is sent again (at-least-once).
 
+The same outbox carries the optional template messages (模板消息) from the official account to advisers who
+follow it (``group_id`` ``wechat:<person id>``): sent through ``AdviserNotifier``, retried like the cards,
+except for refusals retrying cannot cure (the adviser unfollowed, a wrong template id), which end ``failed``.
+
 The webhook URL carries the robot's key: it is never logged.
 """
 
@@ -26,17 +30,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff._db import rowcount
 from handoff.directory import Directory
-from handoff.errors import HandoffError
+from handoff.errors import HandoffError, TemplateRefused
 from handoff.models import OutboxMessage
-from handoff.ports import Clock, aware, utc_now
+from handoff.ports import AdviserNotifier, Clock, aware, utc_now
 
-__all__ = ["DEFAULT_WECOM_API_BASE", "RobotClient", "RobotError", "RobotSender", "enqueue_robot_message"]
+__all__ = ["DEFAULT_WECOM_API_BASE", "TEMPLATE_TARGET", "RobotClient", "RobotError", "RobotSender",
+           "enqueue_robot_message", "enqueue_template_message"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 PER_MINUTE = 20
 RATE_LIMITED = 45009
+TEMPLATE_TARGET = "wechat:"  # group_id prefix of a template message to one adviser
 
 
 class RobotError(HandoffError):
@@ -54,6 +60,17 @@ def enqueue_robot_message(session: Session, group_id: str, kind: str, markdown: 
     row = OutboxMessage(group_id=group_id, ticket_id=ticket_id, kind=kind,
                         payload={"msgtype": "markdown", "markdown": {"content": markdown}}, state="pending",
                         attempts=0, created_at=now, next_attempt_at=now)
+    session.add(row)
+    return row
+
+
+def enqueue_template_message(session: Session, person_id: str, openid: str, template_id: str, data: dict[str, str],
+                             url: str | None, ticket_id: int | None, now: dt.datetime) -> OutboxMessage:
+    """Add a template message for an adviser to the outbox (the caller's transaction)."""
+    row = OutboxMessage(group_id=f"{TEMPLATE_TARGET}{person_id}", ticket_id=ticket_id, kind="template",
+                        payload={"msgtype": "wechat_template", "touser": openid, "template_id": template_id,
+                                 "url": url, "data": data},
+                        state="pending", attempts=0, created_at=now, next_attempt_at=now)
     session.add(row)
     return row
 
@@ -96,10 +113,11 @@ class RobotSender:
 
     def __init__(self, sessions: sessionmaker[Session], directory: Directory, client: RobotClient, *,
                  clock: Clock = utc_now, per_minute: int = PER_MINUTE, lease_seconds: float = 30.0,
-                 idle_seconds: float = 5.0) -> None:
+                 idle_seconds: float = 5.0, notifier: AdviserNotifier | None = None) -> None:
         self.sessions = sessions
         self.directory = directory
         self.client = client
+        self.notifier = notifier
         self.clock = clock
         self.per_minute = per_minute
         self.lease = dt.timedelta(seconds=lease_seconds)
@@ -154,6 +172,9 @@ class RobotSender:
 
     async def _send_group(self, rows: list[_Claimed]) -> None:
         for row in rows:
+            if row.payload.get("msgtype") == "wechat_template":
+                await self._send_template(row)
+                continue
             group = self.directory.group(row.group_id)
             if group is None or not group.robot_key:
                 await asyncio.to_thread(self._failed, row, "webhook not configured", 300.0)
@@ -167,6 +188,25 @@ class RobotSender:
                 await asyncio.to_thread(self._failed, row, f"{exc.errcode}: {exc.errmsg}", delay)
                 continue
             await asyncio.to_thread(self._sent, row)
+
+    async def _send_template(self, row: _Claimed) -> None:
+        if self.notifier is None:
+            await asyncio.to_thread(self._failed, row, "official account not configured", 300.0)
+            return
+        p = row.payload
+        try:
+            await self.notifier.send_template(str(p["touser"]), str(p["template_id"]), dict(p["data"]), p.get("url"))
+        except TemplateRefused as exc:
+            if exc.permanent:
+                log.warning("template message %d for %s refused for good (%d)", row.id, row.group_id, exc.errcode)
+                await asyncio.to_thread(self._given_up, row, f"{exc.errcode}: {exc.errmsg}")
+            else:
+                delay = min(2.0 ** row.attempts, 300.0)
+                log.warning("template message %d for %s refused (%d); retry in %.0f s", row.id, row.group_id,
+                            exc.errcode, delay)
+                await asyncio.to_thread(self._failed, row, f"{exc.errcode}: {exc.errmsg}", delay)
+            return
+        await asyncio.to_thread(self._sent, row)
 
     # -- database (worker threads) ---------------------------------------------------------------------
     def _claim(self) -> tuple[list[_Claimed], float]:
@@ -223,6 +263,11 @@ class RobotSender:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                 lease_until=None, attempts=row.attempts + 1, last_error=error[:200],
                 next_attempt_at=now + dt.timedelta(seconds=delay)))
+
+    def _given_up(self, row: _Claimed, error: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
+                state="failed", lease_until=None, attempts=row.attempts + 1, last_error=error[:200]))
 
     def pending_count(self) -> int:
         with self.sessions() as session:

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from handoff.delivery import DeliveryWorker
 from handoff.desk import HandoffDesk
 from handoff.directory import Directory
-from handoff.routing import Router
-from handoff.ports import Clock, ResidentMessenger, TranscriptSource, utc_now
+from handoff.ports import AdviserNotifier, Clock, ResidentMessenger, TranscriptSource, utc_now
 from handoff.robot import DEFAULT_WECOM_API_BASE, RobotClient, RobotSender
+from handoff.routing import Router
 from handoff.signals import SignalDetector, load_signals
 from handoff.texts import HandoffTexts, load_texts
 from handoff.tickets import TicketService
@@ -40,12 +40,13 @@ class HandoffService:
                  messenger: ResidentMessenger | None, transcript: TranscriptSource | None,
                  public_url: str | None = None, wecom_api_base: str = DEFAULT_WECOM_API_BASE,
                  clock: Clock = utc_now, texts: HandoffTexts | None = None, signals: SignalDetector | None = None,
-                 sweep_seconds: float = 60.0, robot_per_minute: int = 20) -> None:
+                 sweep_seconds: float = 60.0, robot_per_minute: int = 20,
+                 notifier: AdviserNotifier | None = None) -> None:
         self.directory = directory
         self.texts = texts or load_texts()
         self.signals = signals or load_signals()
         self.robots = RobotSender(sessions, directory, RobotClient(http, wecom_api_base), clock=clock,
-                                  per_minute=robot_per_minute)
+                                  per_minute=robot_per_minute, notifier=notifier)
         self.deliveries = DeliveryWorker(sessions, messenger, self.texts["window_notice"], clock=clock)
         base = public_url.rstrip("/") if public_url else None
         self.tickets = TicketService(sessions, directory, self.texts, clock=clock,

@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from handoff._db import rowcount
 from handoff.calendar import add_duty_minutes, duty_minutes_between, is_on_duty, next_duty_start
-from handoff.cards import card_markdown, note_markdown
+from handoff.cards import card_markdown, note_markdown, template_values
 from handoff.delivery import enqueue_delivery
 from handoff.directory import Directory
 from handoff.errors import TicketConflict, TicketError, TicketNotFound
 from handoff.models import Ticket, TicketEvent
 from handoff.ports import aware
 from handoff.residents import profile, set_pending
-from handoff.robot import enqueue_robot_message
+from handoff.robot import enqueue_robot_message, enqueue_template_message
 from handoff.routing import Route, Router
 from handoff.texts import HandoffTexts
 
@@ -183,9 +183,32 @@ class TicketService:
 
     def _queue_card(self, session: Session, ticket: Ticket, groups: tuple[str | None, ...], now: dt.datetime) -> None:
         text = card_markdown(ticket, self.directory, self.link(ticket.id))
-        for group in dict.fromkeys(g for g in groups if g):
+        targets = tuple(dict.fromkeys(g for g in groups if g))
+        for group in targets:
             enqueue_robot_message(session, group, "card", text, ticket.id, now)
             _event(session, ticket, "card_queued", "system", now, group=group)
+        self._queue_templates(session, ticket, targets, now)
+
+    def _queue_templates(self, session: Session, ticket: Ticket, groups: tuple[str, ...], now: dt.datetime) -> None:
+        """The optional template message to advisers who follow the official account (directory: wechat_openid).
+
+        The suggested adviser when they follow it; otherwise the followers among the groups' members.
+        """
+        template = self.directory.adviser_template
+        if template is None:
+            return
+        assignee = self.directory.person(ticket.assignee)
+        if assignee is not None and assignee.wechat_openid:
+            people = [assignee]
+        else:
+            people = [p for p in self.directory.people.values() if p.wechat_openid and p.group in groups]
+        values = template_values(ticket, self.directory)
+        data = {name: values[value] for name, value in template.fields}
+        for person in people:
+            assert person.wechat_openid is not None
+            enqueue_template_message(session, person.id, person.wechat_openid, template.template_id, data,
+                                     self.link(ticket.id), ticket.id, now)
+            _event(session, ticket, "template_queued", "system", now, person=person.id)
 
     # -- reading ---------------------------------------------------------------------------------------
     @staticmethod

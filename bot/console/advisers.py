@@ -38,6 +38,7 @@ EVENT_NAMES = {
     "resident_message": "居民留言", "transferred": "转办", "closed": "办结", "reminded": "超时提醒",
     "escalated": "上报负责人", "resolution_overdue": "办理超期", "timed_out": "等待超时，改为回电",
     "callback_booked": "预约回电", "asked_again": "居民再次要求", "marked_urgent": "标为紧急", "rated": "居民评分",
+    "template_queued": "公众号提醒顾问",
 }
 
 
@@ -116,7 +117,7 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         d = handoff.directory
         who = {"resident": "居民", "bot": "机器人", "system": "系统"}
         events = [(_local(handoff, e.at), EVENT_NAMES.get(e.kind, e.kind), who.get(e.actor) or _name(handoff, e.actor),
-                   e.text) for e in ticket.events if e.kind != "card_queued"]
+                   e.text) for e in ticket.events if e.kind not in ("card_queued", "template_queued")]
         mine = ticket.state == "claimed" and ticket.owner == _actor(current_account(request), handoff)
         advisers = [p for p in d.people.values() if p.role == "village_adviser"]
         return page(request, "case.html", {

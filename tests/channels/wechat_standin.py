@@ -62,6 +62,8 @@ class _State:
     risky_words: set[str] = field(default_factory=set)
     token_delay: float = 0.0
     send_delay: float = 0.0
+    templates: list[dict[str, Any]] = field(default_factory=list)
+    followers: set[str] | None = None  # None: everyone follows
 
 
 class WeChatStandIn:
@@ -83,6 +85,7 @@ class WeChatStandIn:
                 Route("/sns/jscode2session", self._jscode2session, methods=["GET"]),
                 Route("/wxa/msg_sec_check", self._msg_sec_check, methods=["POST"]),
                 Route("/cgi-bin/menu/create", self._menu_create, methods=["POST"]),
+                Route("/cgi-bin/message/template/send", self._template_send, methods=["POST"]),
             ]
         )
 
@@ -229,6 +232,37 @@ class WeChatStandIn:
         await asyncio.sleep(delay)
         with self._lock:
             self._state.sent.append(SentText(appid, body["touser"], content))
+        return self._error(0, "ok")
+
+    def set_followers(self, *openids: str) -> None:
+        """Only these users follow the account; template messages to others answer 43004."""
+        with self._lock:
+            self._state.followers = set(openids)
+
+    @property
+    def templates(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._state.templates)
+
+    async def _template_send(self, request: Request) -> JSONResponse:
+        injected = self._enter("/cgi-bin/message/template/send")
+        if injected is not None:
+            return self._error(injected)
+        appid = self._app_for_token(request.query_params.get("access_token"))
+        if appid is None:
+            return self._error(40001, "invalid credential, access_token is invalid or not latest")
+        body = json.loads(await request.body())
+        data = body.get("data")
+        if not body.get("touser") or not body.get("template_id") or not isinstance(data, dict):
+            return self._error(47001, "data format error")
+        for name, field_ in data.items():  # "模板消息": thing.DATA at most 20 characters, time a date/time
+            value = field_.get("value") if isinstance(field_, dict) else None
+            if not isinstance(value, str) or (name.startswith("thing") and len(value) > 20):
+                return self._error(47003, f"argument invalid! data.{name}.value invalid")
+        with self._lock:
+            if self._state.followers is not None and body["touser"] not in self._state.followers:
+                return self._error(43004, "require subscribe")
+            self._state.templates.append({"appid": appid, **body})
         return self._error(0, "ok")
 
     async def _menu_create(self, request: Request) -> JSONResponse:
