@@ -26,7 +26,7 @@ from bot.console.models import AnswerRating, RetrievalJudgement
 from bot.models import Message
 
 __all__ = ["TOPIC_NAMES", "TZ", "AnalyticsSource", "Report", "Scope", "Section", "WeekRow", "build_report",
-           "report_csv", "weekly_summary"]
+           "is_question_answer", "report_csv", "topic_of", "weekly_summary"]
 
 TZ = ZoneInfo("Asia/Shanghai")
 TOPIC_NAMES = {"wages": "工资报酬", "support": "赡养抚养", "land": "土地承包", "dispute": "邻里债务家庭纠纷",
@@ -40,6 +40,8 @@ class Scope:
     """Whose figures: the whole county (``villages`` is None) or an adviser's villages and towns."""
 
     villages: tuple[str, ...] | None = None
+    # village code → (town name, village name), from the service directory; empty: codes are shown
+    places: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)
 
     @property
     def county(self) -> bool:
@@ -148,7 +150,8 @@ def topic_of(meta: dict[str, Any]) -> str:
     return "other"
 
 
-def _is_question_answer(meta: dict[str, Any]) -> bool:
+def is_question_answer(meta: dict[str, Any]) -> bool:
+    """An answer to a question (the composer sets ``confident``; cited answers count), not a greeting."""
     return "confident" in meta or bool(meta.get("citations"))
 
 
@@ -194,7 +197,7 @@ def _count_messages(session: Session, rows: dict[dt.date, WeekRow], start_at: dt
         if handoff or meta.get("handoff"):
             row.handoffs += 1
             row.conversations.add(conversation)
-        if not _is_question_answer(meta):
+        if not is_question_answer(meta):
             continue
         row.questions += 1
         row.conversations.add(conversation)

@@ -1,6 +1,7 @@
 """Analytics from other records: escalation tickets and legal-aid eligibility decisions.
 
-Tickets come from ``handoff`` (issue #5), decisions from ``bot.eligibility`` (issue #4).
+Tickets come from ``handoff`` (issue #5), decisions from ``bot.eligibility`` (issue #4); questions by place
+join the bot's answers to the village a resident told the handoff side (remembered once asked).
 
 Each source is an ``AnalyticsSource``: ``(session, start, end, scope) -> Section | None``. A source returns
 ``None`` when its tables are not there (an older database), so the page still shows the conversation
@@ -11,16 +12,22 @@ carry the village (when known), so an adviser's scope narrows them to the advise
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import statistics
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from bot.console.analytics import TOPIC_NAMES, AnalyticsSource, Scope, Section
+from bot.console.analytics import TOPIC_NAMES, AnalyticsSource, Scope, Section, is_question_answer, topic_of
 from bot.console.auth import aware
+from bot.models import Conversation, Message
 
-__all__ = ["DEFAULT_SOURCES", "eligibility_section", "tickets_section"]
+__all__ = ["DEFAULT_SOURCES", "directory_places", "eligibility_section", "place_name", "places_section",
+           "tickets_section"]
+
+log = logging.getLogger(__name__)
 
 DECISION_NAMES = {"eligible": "可以申请", "not_eligible": "不符合条件", "needs_review": "需要人工审查"}
 MEANS_NAMES = {"exempt": "免予经济困难审查", "passed": "经济困难审查通过", "not_required": "不需要经济困难审查",
@@ -33,6 +40,27 @@ def _has(session: Session, table: str) -> bool:
 
 def _share(part: int, whole: int) -> str:
     return f"{part / whole * 100:.0f}%" if whole else "—"
+
+
+def directory_places(path: Path) -> dict[str, tuple[str, str]]:
+    """Village code → (town name, village name) from the service directory; empty if it does not load."""
+    from handoff.directory import load_directory
+    from handoff.errors import DirectoryError
+
+    try:
+        directory = load_directory(path)
+    except (DirectoryError, OSError) as exc:
+        log.warning("analytics: service directory not loaded (%s); villages are shown by code", type(exc).__name__)
+        return {}
+    return {v.code: (getattr(directory.place(v.parent), "name", ""), v.name) for v in directory.villages()}
+
+
+def place_name(scope: Scope, village: str | None) -> str:
+    """``示例镇示例村`` from the directory, else the code; ``（未知）`` when the resident did not say."""
+    if not village:
+        return "（未知）"
+    town, name = scope.places.get(village, ("", village))
+    return town + name
 
 
 def _on_time(done: dt.datetime | None, due: dt.datetime | None, now: dt.datetime) -> bool | None:
@@ -64,7 +92,7 @@ def tickets_section(session: Session, start: dt.datetime, end: dt.datetime, scop
     judged_response = [r for r in responded if r is not None]
     judged_resolution = [r for r in resolved if r is not None]
     reasons = Counter(REASONS.get(t.reason, t.reason) for t in tickets)
-    villages = Counter(t.village or "（未知）" for t in tickets)
+    villages = Counter(place_name(scope, t.village) for t in tickets)
     topics = Counter(TOPIC_NAMES.get(t.topic or "other", t.topic or "其他") for t in tickets)
     response_share = _share(sum(judged_response), len(judged_response))
     resolution_share = _share(sum(judged_resolution), len(judged_resolution))
@@ -117,4 +145,52 @@ def eligibility_section(session: Session, start: dt.datetime, end: dt.datetime, 
     )
 
 
-DEFAULT_SOURCES: tuple[AnalyticsSource, ...] = (tickets_section, eligibility_section)
+def places_section(session: Session, start: dt.datetime, end: dt.datetime, scope: Scope) -> Section | None:
+    """Questions answered by the resident's village and town (热点区域), when the village is known.
+
+    A village is known once a resident has told it (asked when they first wanted a person); the share of
+    questions from residents whose village is known is shown, so the table is not read as the whole county.
+    """
+    if not _has(session, "handoff_residents"):
+        return None
+    from handoff.models import ResidentProfile
+
+    query = (select(Message.meta, ResidentProfile.village)
+             .join(Conversation, Conversation.id == Message.conversation_id)
+             .outerjoin(ResidentProfile, ResidentProfile.conversation_key == Conversation.key)
+             .where(Message.direction == "out", Message.created_at >= start, Message.created_at < end))
+    if not scope.county:
+        query = query.where(ResidentProfile.village.in_(scope.villages or ()))
+    villages: Counter[str] = Counter()
+    towns: Counter[str] = Counter()
+    topics: dict[str, Counter[str]] = {}
+    total = 0
+    for meta, village in session.execute(query):
+        meta = meta or {}
+        if not is_question_answer(meta):
+            continue
+        total += 1
+        if not village:
+            continue
+        name = place_name(scope, village)
+        villages[name] += 1
+        towns[scope.places.get(village, ("（未配置的乡镇）", ""))[0] or "（未配置的乡镇）"] += 1
+        topics.setdefault(name, Counter())[topic_of(meta)] += 1
+    known = sum(villages.values())
+    rows = tuple((name, str(n), _share(n, known), "、".join(TOPIC_NAMES.get(t, t) for t, _ in
+                                                          topics[name].most_common(2)))
+                 for name, n in villages.most_common(30))
+    top = "，".join(f"{name} {n} 个" for name, n in villages.most_common(3))
+    return Section(
+        title="咨询的村（社区）和乡镇" + ("" if scope.county else "（您负责的村）"),
+        kpis=(("已知村的咨询", str(known)), ("占全部咨询", _share(known, total)),
+              *((f"乡镇：{town}", str(n)) for town, n in towns.most_common(3))),
+        headers=("村（社区）", "咨询", "占比", "主要话题"),
+        rows=rows,
+        bars=tuple((town, float(n)) for town, n in towns.most_common()),
+        note="只统计说过自己村的居民（第一次转人工时会问，记住以后不再问）；没说过村的咨询不在表内。",
+        summary=f"咨询最多的村：{top}（只含说过村的居民，占全部咨询 {_share(known, total)}）。" if known else "",
+    )
+
+
+DEFAULT_SOURCES: tuple[AnalyticsSource, ...] = (places_section, tickets_section, eligibility_section)

@@ -143,10 +143,13 @@ def export_feedback(queries_file: Path, corpus_file: Path | None) -> None:
 def weekly(weeks: int) -> None:
     """Print the weekly summary an administrator reads (no personal data)."""
     from bot.answers import load_reply_texts
-    from bot.console.analytics import build_report, weekly_summary
-    from bot.console.analytics_sources import DEFAULT_SOURCES
+    from bot.console.analytics import Scope, build_report, weekly_summary
+    from bot.console.analytics_sources import DEFAULT_SOURCES, directory_places
+    from bot.settings import load_settings
 
+    scope = Scope(None, directory_places(load_settings().directory))
     with _sessions()() as session:
-        report = build_report(session, weeks=weeks, handoff_text=load_reply_texts().handoff, sources=DEFAULT_SOURCES)
+        report = build_report(session, weeks=weeks, handoff_text=load_reply_texts().handoff, sources=DEFAULT_SOURCES,
+                              scope=scope)
     for line in weekly_summary(report):
         click.echo(line)

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.answers import TOPICS
 from bot.console.analytics import TOPIC_NAMES, Report, Scope, build_report, report_csv, weekly_summary
-from bot.console.analytics_sources import DEFAULT_SOURCES
+from bot.console.analytics_sources import DEFAULT_SOURCES, directory_places
 from bot.console.auth import (
     EDITORS,
     EVERYONE,
@@ -176,15 +176,16 @@ def bench_corpus_export(request: Request) -> Response:
 
 
 # ---- analytics ----------------------------------------------------------------------------------
-def _scope(account: Account) -> Scope:
-    return Scope(None) if account.role in STAFF else Scope(account.villages)
+def _scope(request: Request, account: Account) -> Scope:
+    places = directory_places(context(request).settings.directory)
+    return Scope(None, places) if account.role in STAFF else Scope(account.villages, places)
 
 
 def _report(request: Request, session: Session) -> Report:
     weeks = request.query_params.get("weeks", "12")
     count = int(weeks) if weeks.isdigit() and 2 <= int(weeks) <= 104 else 12
     handoff = context(request).composer.texts.handoff
-    report = build_report(session, weeks=count, handoff_text=handoff, scope=_scope(current_account(request)),
+    report = build_report(session, weeks=count, handoff_text=handoff, scope=_scope(request, current_account(request)),
                           sources=DEFAULT_SOURCES)
     if report.scope.county and current_account(request).role in EDITORS:
         report.open_feedback = len(feedback_queue(session, handoff_text=handoff, limit=1000))

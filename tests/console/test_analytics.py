@@ -100,8 +100,35 @@ def test_an_adviser_sees_only_their_villages(sessions):
         report = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES,
                               scope=Scope(("白土坝村",)))
     assert report.total("questions") == 0  # conversations carry no village: nothing county-wide leaks
-    assert [s.title for s in report.sections] == ["转人工工单（您负责的村）"]
-    assert dict(report.sections[0].kpis)["转人工工单"] == "2" and report.sections[0].rows[0][0] == "白土坝村"
+    assert [s.title for s in report.sections] == ["咨询的村（社区）和乡镇（您负责的村）", "转人工工单（您负责的村）"]
+    assert report.sections[0].rows == ()  # no resident of 白土坝村 has told their village
+    assert dict(report.sections[1].kpis)["转人工工单"] == "2" and report.sections[1].rows[0][0] == "白土坝村"
+
+
+def test_questions_by_the_village_residents_told_and_its_town(sessions):
+    from handoff.models import ResidentProfile
+
+    _populate(sessions)
+    with sessions.begin() as session:
+        for i, village in ((0, "v-bai"), (1, "v-bai"), (2, "v-shi"), (3, "v-unlisted")):
+            session.add(ResidentProfile(conversation_key=f"web:{i:032d}", village=village, sent_since_inbound=0,
+                                        pending_data={}, updated_at=_at(6)))
+    places = {"v-bai": ("石会镇", "白土坝村"), "v-shi": ("石家镇", "石家村")}
+    with sessions() as session:
+        county = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES,
+                              scope=Scope(None, places))
+        adviser = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES,
+                               scope=Scope(("v-bai",), places))
+    section = next(s for s in county.sections if s.title == "咨询的村（社区）和乡镇")
+    # people 0 and 1 asked twice in earlier weeks and once about land last week; 2 and 3 once each;
+    # 12 questions in all (the 转人工 reply is not an answer).
+    assert section.rows[0] == ("石会镇白土坝村", "6", "75%", "土地承包、工资报酬")
+    assert {r[0]: r[1] for r in section.rows} == {"石会镇白土坝村": "6", "石家镇石家村": "1", "v-unlisted": "1"}
+    kpis = dict(section.kpis)
+    assert kpis["已知村的咨询"] == "8" and kpis["占全部咨询"] == "67%" and kpis["乡镇：石会镇"] == "6"
+    assert "石会镇白土坝村 6 个" in section.summary and any("石会镇白土坝村" in line for line in weekly_summary(county))
+    mine = next(s for s in adviser.sections if s.title.startswith("咨询的村"))
+    assert [r[0] for r in mine.rows] == ["石会镇白土坝村"]
 
 
 def test_the_feedback_queue_masks_questions_and_knows_why(sessions):
