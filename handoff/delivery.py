@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff._db import rowcount
+from handoff._worker import Worker
 from handoff.errors import DeliveryRefused
 from handoff.models import Delivery, ResidentProfile
 from handoff.ports import Clock, ResidentMessenger, aware, utc_now
@@ -77,8 +78,10 @@ class _Job:
     attempts: int
 
 
-class DeliveryWorker:
+class DeliveryWorker(Worker):
     """Sends pending deliveries; ``wake()`` after enqueuing."""
+
+    name = "handoff-delivery"
 
     def __init__(self, sessions: sessionmaker[Session], messenger: ResidentMessenger | None, window_notice: str, *,
                  clock: Clock = utc_now, quota: int = CS_QUOTA, window: dt.timedelta = CS_WINDOW,
@@ -90,44 +93,14 @@ class DeliveryWorker:
         self.quota = quota
         self.window = window
         self.lease = dt.timedelta(seconds=lease_seconds)
-        self.idle_seconds = idle_seconds
-        self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(idle_seconds)
 
-    def start(self) -> None:
-        """Run on the current loop; what waited for a retry before a restart is due at once."""
+    def _make_due(self) -> None:
         with self.sessions.begin() as session:
             session.execute(update(Delivery).where(Delivery.state == "pending").values(next_attempt_at=self.clock()))
-        self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
-        self._task = self._loop.create_task(self.run(), name="handoff-delivery")
 
-    def wake(self) -> None:
-        if self._loop is not None and self._event is not None:
-            self._loop.call_soon_threadsafe(self._event.set)
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def run(self) -> None:
-        assert self._event is not None
-        while True:
-            try:
-                busy = await self.run_once()
-            except Exception as exc:
-                log.error("delivery round failed: %s", type(exc).__name__)
-                busy = 0
-            self._event.clear()
-            if busy:
-                continue
-            try:
-                await asyncio.wait_for(self._event.wait(), timeout=self.idle_seconds)
-            except TimeoutError:
-                pass
+    async def _round(self) -> float:
+        return 0.0 if await self.run_once() else self.idle_seconds
 
     async def run_once(self) -> int:
         """Send what can be sent now; returns how many were handled."""

@@ -29,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff._db import rowcount
+from handoff._worker import Worker
 from handoff.directory import Directory
 from handoff.errors import HandoffError, TemplateRefused
 from handoff.models import OutboxMessage
@@ -108,8 +109,10 @@ class _Claimed:
     attempts: int
 
 
-class RobotSender:
+class RobotSender(Worker):
     """Empties the outbox into the group robots; ``wake()`` after enqueuing for an immediate send."""
+
+    name = "handoff-robot-sender"
 
     def __init__(self, sessions: sessionmaker[Session], directory: Directory, client: RobotClient, *,
                  clock: Clock = utc_now, per_minute: int = PER_MINUTE, lease_seconds: float = 30.0,
@@ -121,45 +124,16 @@ class RobotSender:
         self.clock = clock
         self.per_minute = per_minute
         self.lease = dt.timedelta(seconds=lease_seconds)
-        self.idle_seconds = idle_seconds
-        self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(idle_seconds)
 
     # -- running ---------------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Run on the current loop; what waited for a retry before a restart is due at once."""
+    def _make_due(self) -> None:
         with self.sessions.begin() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.state == "pending")
                             .values(next_attempt_at=self.clock()))
-        self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
-        self._task = self._loop.create_task(self.run(), name="handoff-robot-sender")
 
-    def wake(self) -> None:
-        """Safe from any thread."""
-        if self._loop is not None and self._event is not None:
-            self._loop.call_soon_threadsafe(self._event.set)
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def run(self) -> None:
-        assert self._event is not None
-        while True:
-            try:
-                wait = await self.run_once()
-            except Exception as exc:  # keep the worker alive; the rows stay pending
-                log.error("robot sender round failed: %s", type(exc).__name__)
-                wait = self.idle_seconds
-            self._event.clear()
-            try:
-                await asyncio.wait_for(self._event.wait(), timeout=max(0.05, min(wait, self.idle_seconds)))
-            except TimeoutError:
-                pass
+    async def _round(self) -> float:
+        return await self.run_once()
 
     async def run_once(self) -> float:
         """Send what is due now; the seconds until something else may be due."""
