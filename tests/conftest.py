@@ -172,6 +172,27 @@ def private_corpus_database(corpus_index, folder: Path) -> tuple[str, sessionmak
     return url, make_sessions(make_engine(url))
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium (scripts/chromium.sh) driven by Playwright, one per test module."""
+    import shutil
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; `make test` installs it with scripts/chromium.sh")
+        pytest.skip("chromium not installed (scripts/chromium.sh)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
 @contextmanager
 def running_app(settings, port: int) -> Iterator[str]:
     """The real app served by uvicorn in a thread on ``port``; yields its base URL."""

@@ -3,8 +3,6 @@
 Desktop and a WeChat in-app browser profile (mobile viewport, WeChat user agent).
 """
 
-import os
-import shutil
 
 import pytest
 
@@ -24,23 +22,6 @@ def server(corpus_index, tmp_path_factory):
     with running_app(settings, free_port()) as base:
         yield base
 
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium")
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; `make test` installs it with scripts/chromium.sh")
-        pytest.skip("chromium not installed (scripts/chromium.sh)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("profile", ["desktop", "wechat"])

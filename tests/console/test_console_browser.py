@@ -5,9 +5,7 @@ upload an amendment (preview, submit, publish); view analytics — on a desktop 
 """
 
 import datetime as dt
-import os
 import re
-import shutil
 
 import pytest
 
@@ -30,23 +28,6 @@ def base(env):
     with running_app(env.settings, free_port()) as url:
         yield url
 
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium")
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; `make test` installs it with scripts/chromium.sh")
-        pytest.skip("chromium not installed (scripts/chromium.sh)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
 
 
 def _page(browser, mobile: bool = False):
