@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from handoff import HandoffService, load_directory
 from handoff.directory import Directory
 from nlu.client import RasaClient
 from nlu.errors import NluError
+from retrieval.index import Manifest
+from retrieval.retriever import Retriever
 
 __all__ = ["build_services"]
 
@@ -139,14 +142,23 @@ def _watched(settings: Settings, composer: AnswerComposer, eligibility: Eligibil
         handoff.use_directory(directory)
         legal_aid_points.directory = directory
 
+    def load_index() -> Retriever:
+        current = composer.retriever
+        try:  # the worker that published already answers from this index: do not load it twice
+            manifest = Manifest.from_json(json.loads((index_dir / "manifest.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            manifest = None  # open_retriever says what is wrong
+        if manifest is not None and manifest == current.index.manifest:
+            return current
+        return open_retriever(index_dir, settings.embedding_model, current.encoder)
+
     def load_eligibility() -> tuple[Rules, Flow]:
         rules = load_rules(rules_dir)
         return rules, load_flow(rules)
 
     return [
         # The folder itself is in the signature: the console swaps it whole (a new inode).
-        Watched("retrieval index", lambda: [index_dir, index_dir / "manifest.json"],
-                lambda: open_retriever(index_dir, settings.embedding_model, composer.retriever.encoder),
+        Watched("retrieval index", lambda: [index_dir, index_dir / "manifest.json"], load_index,
                 composer.use_retriever),
         Watched("eligibility rules", lambda: rules_files(rules_dir), load_eligibility,
                 lambda loaded: eligibility.use_rules(*loaded)),

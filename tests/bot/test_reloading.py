@@ -120,6 +120,23 @@ async def test_a_second_worker_follows_the_index_rules_and_directory_on_disk(cor
 
 @pytest.mark.slow
 @pytest.mark.anyio
+async def test_the_index_a_worker_already_answers_from_is_not_loaded_twice(corpus_index, tmp_path):
+    env = copy_corpus_env(corpus_index, tmp_path, LAWLINE_RELOAD_SECONDS="0.1")
+    worker = build_services(env.settings)
+    try:
+        retriever = worker.composer.retriever
+        # The same index folder swapped in again (what the publishing worker sees after its own swap).
+        shutil.copytree(env.index_dir, tmp_path / ".index.same")
+        os.replace(env.index_dir, tmp_path / ".index.before")
+        os.replace(tmp_path / ".index.same", env.index_dir)
+        await asyncio.sleep(1.0)
+        assert worker.composer.retriever is retriever
+    finally:
+        await worker.close()
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
 async def test_broken_rules_on_disk_leave_the_worker_on_the_rules_it_has(corpus_index, tmp_path, caplog):
     env = copy_corpus_env(corpus_index, tmp_path, LAWLINE_RELOAD_SECONDS="0.1")
     worker = build_services(env.settings)
