@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -132,26 +132,29 @@ def statute_file_name(title: str, effective: dt.date | None, taken: Sequence[str
     return name
 
 
-def parse_statute_text(text: str, source_file: str) -> ParsedStatute:
-    """Parse statute text exactly as an import of ``source_file`` would (errors read ``name:line: …``)."""
-    with tempfile.TemporaryDirectory(prefix="lawline-statute-") as folder:
-        path = Path(folder) / Path(source_file).name
+T = TypeVar("T")
+
+
+def _parse_as(text: str, source_file: str, parse: Callable[[Path], T]) -> T:
+    """Parse ``text`` with the importer's ``parse`` as if it were ``source_file`` (errors read ``name:line: …``)."""
+    name = Path(source_file).name
+    with tempfile.TemporaryDirectory(prefix="lawline-parse-") as folder:
+        path = Path(folder) / name
         path.write_text(text, encoding="utf-8")
         try:
-            return parse_statute(path)
+            return parse(path)
         except CorpusError as exc:
-            raise CorpusFormatError(exc.reason, Path(source_file).name, exc.line) from None
+            raise CorpusFormatError(exc.reason, name, exc.line) from None
+
+
+def parse_statute_text(text: str, source_file: str) -> ParsedStatute:
+    """Parse statute text exactly as an import of ``source_file`` would (errors read ``name:line: …``)."""
+    return _parse_as(text, source_file, parse_statute)
 
 
 def parse_card_text(text: str, source_file: str) -> ParsedCard:
     """Parse card YAML exactly as an import of ``source_file`` would."""
-    with tempfile.TemporaryDirectory(prefix="lawline-card-") as folder:
-        path = Path(folder) / Path(source_file).name
-        path.write_text(text, encoding="utf-8")
-        try:
-            return parse_card(path)
-        except CorpusError as exc:
-            raise CorpusFormatError(exc.reason, Path(source_file).name, exc.line) from None
+    return _parse_as(text, source_file, parse_card)
 
 
 class _CardDumper(yaml.SafeDumper):
