@@ -17,7 +17,16 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine; for SQLite make the parent folder, turn on foreign keys and WAL."""
+    """Create the engine; for SQLite make the parent folder, turn on foreign keys and WAL.
+
+    SQLite runs with ``synchronous=NORMAL``, the setting SQLite's documentation recommends with WAL: a
+    committed transaction survives a crash of Lawline, and the database is never corrupted, but a power cut
+    or an OS crash may roll back the last transactions before the next checkpoint. With the default (FULL)
+    every commit waited for an fsync while holding SQLite's single writer lock, and a message commits
+    several times (deduplication, the message, the answer, the handoff desk), so residents queued behind
+    the disk (measured in ``lawline bench load``; docs/BENCHMARKS.md). A deployment that must not lose a
+    committed write even to a power cut runs on PostgreSQL (``LAWLINE_DATABASE_URL``).
+    """
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"future": True}
     if parsed.get_backend_name() == "sqlite":
@@ -34,6 +43,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
     return engine

@@ -64,6 +64,16 @@ class RasaLayout:
     def credentials(self) -> Path:
         return self.project_dir / "credentials.yml"
 
+    @property
+    def rasa_python(self) -> Path:
+        """The interpreter of Rasa's virtualenv (next to the ``rasa`` executable)."""
+        return self.rasa_bin.parent / "python"
+
+    @property
+    def launcher(self) -> Path:
+        """``rasa`` with Lawline's two measured fixes installed first (see that file); used to serve."""
+        return self.root / "nlu" / "rasa_runtime" / "lawline_rasa.py"
+
     def require_rasa(self) -> Path:
         """The ``rasa`` executable, or ``RasaNotInstalled`` naming the bootstrap script."""
         if not self.rasa_bin.is_file():

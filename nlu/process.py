@@ -83,9 +83,10 @@ class RasaServer:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        """The ``rasa run`` command line."""
+        """The ``rasa run`` command line, through ``nlu/rasa_runtime/lawline_rasa.py`` (Rasa's own CLI)."""
+        self.layout.require_rasa()
         return [
-            str(self.layout.require_rasa()), "run",
+            str(self.layout.rasa_python), str(self.layout.launcher), "run",
             "--enable-api",
             "-i", self.host,
             "-p", str(self.port),

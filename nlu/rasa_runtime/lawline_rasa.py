@@ -1,0 +1,94 @@
+"""``rasa`` as Lawline runs it: Rasa 3.6.21's own command line with two measured fixes installed first.
+
+Run by Rasa's interpreter (``.venv-rasa/bin/python``, Python 3.10), never imported by the app::
+
+    .venv-rasa/bin/python nlu/rasa_runtime/lawline_rasa.py run --enable-api …
+
+Anything after the script name is ``rasa``'s usual arguments; the behaviour is Rasa's except:
+
+1. **A custom action's response is validated against a schema compiled once.** Rasa 3.6's
+   ``RemoteAction._validate_action_result`` calls ``jsonschema.validate(result, schema)`` on every action
+   call, and ``validate`` first checks the *schema* against the JSON Schema 2020-12 meta-schema. That check
+   of Rasa's own constant schema cost ≈ 30 ms of CPU per custom action here, more than the rest of the turn
+   (profiled with cProfile, see docs/BENCHMARKS.md). The schema is checked once at start; every response is
+   still validated, and an invalid one fails exactly as in Rasa (``ValidationError`` with Rasa's hint).
+2. **The embedded SQLite tracker store runs in WAL mode with ``synchronous=NORMAL``.** Rasa's SQL tracker
+   store is synchronous inside the server's event loop, so each commit's fsync (≈ 15 ms on this disk)
+   stalled every conversation. With WAL and NORMAL a commit is not fsynced; a crash of Rasa loses nothing,
+   a power cut may lose the last dialogue turns (the app's own database, which records every message and
+   answer, keeps its full synchronisation). Only SQLite connections are touched; PostgreSQL is not.
+
+Both are small and checked by ``tests/nlu/test_rasa_runtime.py`` against the installed Rasa.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from typing import Any
+
+__all__ = ["install", "main"]
+
+_installed = False
+
+
+def _compiled_action_response_validation() -> None:
+    from jsonschema import ValidationError, exceptions, validators
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(schema)
+    validator_class.check_schema(schema)  # once, not per call
+    validator = validator_class(schema)
+
+    def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
+        # What jsonschema.validate does after its schema check, then Rasa's own error text.
+        error = exceptions.best_match(validator.iter_errors(result))
+        if error is None:
+            return True
+        assert isinstance(error, ValidationError)
+        error.message += (
+            ". Failed to validate Action server response from API, "
+            "make sure your response from the Action endpoint is valid. "
+            f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+
+    RemoteAction._validate_action_result = _validate_action_result
+
+
+def _sqlite_tracker_pragmas() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+
+def install() -> None:
+    """Install both fixes in this (Rasa) process; idempotent."""
+    global _installed
+    if _installed:
+        return
+    _compiled_action_response_validation()
+    _sqlite_tracker_pragmas()
+    _installed = True
+
+
+def main() -> None:
+    """``rasa`` with the fixes installed; arguments as for ``rasa``."""
+    install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
