@@ -26,7 +26,7 @@ from bot.conversation import ConversationService
 from bot.eligibility.service import EligibilityService
 from channels.ports import ChannelUser
 
-__all__ = ["Services", "create_app"]
+__all__ = ["Services", "app_from_environment", "create_app"]
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -122,3 +122,16 @@ def create_app(build: Callable[[], Services]) -> Starlette:
         Route("/api/chat/messages", chat_message, methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers={500: server_error})
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process when ``LAWLINE_WORKERS`` > 1 (uvicorn calls this in each worker).
+
+    Settings come from the environment ``lawline serve`` passed on.
+    """
+    from bot.services import build_services
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(lambda: build_services(settings))

@@ -210,7 +210,8 @@ def index_status(ctx: _Context) -> None:
 def serve(ctx: _Context, no_rasa: bool) -> None:
     """Serve Lawline: the app (WeChat, mini-program, web chat, actions) and a supervised Rasa server.
 
-    Trains the Rasa model first when its data changed. Listens on LAWLINE_HOST:LAWLINE_PORT.
+    Trains the Rasa model first when its data changed. Listens on LAWLINE_HOST:LAWLINE_PORT with
+    LAWLINE_WORKERS app processes (default 1).
     """
     import uvicorn
 
@@ -232,10 +233,16 @@ def serve(ctx: _Context, no_rasa: bool) -> None:
             raise click.ClickException(f"Rasa model: {exc}") from exc
         server = RasaServer(model, layout, port=settings.rasa_port, lawline_port=settings.port)
         supervisor = RasaSupervisor(server).start()
-    app = create_app(lambda: build_services(settings))
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                    access_log=False)
+        if settings.workers > 1:
+            # Each worker process builds its own services from the same environment; they share the
+            # database (and Redis when set), so deduplication, tokens, tickets and queues are common.
+            uvicorn.run("bot.app:app_from_environment", factory=True, workers=settings.workers,
+                        host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                        access_log=False)
+        else:
+            uvicorn.run(create_app(lambda: build_services(settings)), host=settings.host, port=settings.port,
+                        log_level=settings.log_level.lower(), access_log=False)
     finally:
         if supervisor is not None:
             supervisor.stop()

@@ -45,6 +45,7 @@ class Settings:
     embedding_batch_size: int
     host: str
     port: int
+    workers: int
     public_url: str
     log_level: str
     rasa_url: str
@@ -167,6 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         embedding_batch_size=_int(env, "LAWLINE_EMBEDDING_BATCH_SIZE", 64, 1, 4096),
         host=env.get("LAWLINE_HOST") or "127.0.0.1",
         port=_int(env, "LAWLINE_PORT", 8000, 1, 65535),
+        workers=_int(env, "LAWLINE_WORKERS", 1, 1, 32),
         public_url=_public_url(env),
         log_level=log_level,
         rasa_url=rasa_url,

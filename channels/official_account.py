@@ -66,6 +66,7 @@ class OfficialAccountConfig:
     followup_delay_seconds: float = 0.5
     resolve_unionid: bool = True
     unionid_cache_seconds: int = 24 * 3600
+    unionid_retry_seconds: int = 300
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -266,7 +267,10 @@ class OfficialAccount:
         try:
             unionid = await self._client.get_unionid(openid)
         except WeChatError as exc:
+            # Not asked again for a while: an outage or a missing permission (48001) would otherwise cost a
+            # failing call and a log line on every message.
             logger.warning("UnionID lookup failed for %s: %s", hash_openid(openid), exc)
+            await self._store.set(key, "", ttl=self.config.unionid_retry_seconds)
             return None
         await self._store.set(key, unionid or "", ttl=self.config.unionid_cache_seconds)
         return unionid

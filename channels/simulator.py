@@ -74,7 +74,11 @@ class _Pushed:
 
 @dataclass
 class WeChatApiStandIn:
-    """A local WeChat API: ``/cgi-bin/stable_token`` and ``/cgi-bin/message/custom/send`` (recorded)."""
+    """A local WeChat API for the load bench: token, customer-service messages (recorded) and user info.
+
+    ``/cgi-bin/user/info`` answers for every openid as an account not bound to an open platform does
+    (a follower, no UnionID).
+    """
 
     pushed: list[_Pushed] = field(default_factory=list)
     base_url: str = ""
@@ -92,11 +96,15 @@ class WeChatApiStandIn:
                                        time.monotonic()))
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
+    async def _user_info(self, request: Request) -> JSONResponse:
+        return JSONResponse({"subscribe": 1, "openid": request.query_params.get("openid", ""), "language": "zh_CN"})
+
     def start(self) -> str:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         app = Starlette(routes=[Route("/cgi-bin/stable_token", self._token, methods=["POST"]),
-                                Route("/cgi-bin/message/custom/send", self._send, methods=["POST"])])
+                                Route("/cgi-bin/message/custom/send", self._send, methods=["POST"]),
+                                Route("/cgi-bin/user/info", self._user_info, methods=["GET"])])
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()

@@ -418,7 +418,11 @@ class TicketService:
         report = SweepReport()
         policy = self.directory.policy
         with self.sessions.begin() as session:
-            tickets = session.scalars(select(Ticket).where(Ticket.state.in_(ACTIVE))).all()
+            # Several app workers sweep on their own clocks: on PostgreSQL a ticket another worker is
+            # sweeping right now is skipped (no second reminder); SQLite has one writer at a time anyway.
+            tickets = session.scalars(
+                select(Ticket).where(Ticket.state.in_(ACTIVE)).with_for_update(skip_locked=True)
+            ).all()
             for ticket in tickets:
                 self._sweep_one(session, ticket, now, policy.reminder_before_minutes, report)
         if report.reminded or report.escalated or report.timed_out or report.overdue:

@@ -186,6 +186,17 @@ async def test_plain_text_gets_a_passive_reply_with_the_union_id(standin):
     assert standin.sent == []
 
 
+async def test_a_failed_union_id_lookup_is_not_repeated_on_every_message(standin):
+    standin.set_unionid("o-resident-1", "union-1")
+    standin.fail_next("/cgi-bin/user/info", 48001)  # e.g. the account lacks the permission, or an outage
+    conversation = ScriptedConversation()
+    async with official_account(standin, conversation) as oa:
+        for msg_id, text in ((901, "第一条"), (902, "第二条"), (903, "第三条")):
+            assert oa.reply_of(await oa.post(text_xml(text, msg_id=msg_id)))["Content"] == f"答复：{text}"
+    assert standin.calls("/cgi-bin/user/info") == 1
+    assert [user.unionid for user, _ in conversation.calls] == [None, None, None]
+
+
 async def test_safe_mode_decrypts_and_encrypts(standin):
     conversation = ScriptedConversation()
     async with official_account(standin, conversation, aes=True) as oa:

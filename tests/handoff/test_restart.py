@@ -25,7 +25,7 @@ from tests.handoff.test_end_to_end import OPENID, Resident, pushed, stack_env, w
 pytestmark = pytest.mark.slow
 
 
-def _serve(env, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(env, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
     s = env.settings
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LAWLINE_")},
@@ -36,6 +36,7 @@ def _serve(env, port: int, log: Path) -> subprocess.Popen[bytes]:
         "LAWLINE_PUBLIC_URL": s.public_url, "LAWLINE_WECHAT_TOKEN": s.wechat_token,
         "LAWLINE_WECHAT_APPID": s.wechat_appid, "LAWLINE_WECHAT_APPSECRET": s.wechat_appsecret,
         "LAWLINE_WECHAT_AES_KEY": s.wechat_aes_key, "LAWLINE_WECHAT_API_BASE": s.wechat_api_base,
+        **extra,
     }
     lawline = Path(sys.executable).with_name("lawline")
     with log.open("ab") as out:
