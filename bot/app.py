@@ -6,9 +6,12 @@ Errors never echo a request body or a stack trace: a resident gets a calm Chines
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ from bot.answers import AnswerComposer
 from bot.conversation import ConversationService
 from bot.eligibility.service import EligibilityService
 from channels.ports import ChannelUser
+from channels.storage import KeyValueStore
+from channels.texts import ChannelTexts
 
 __all__ = ["Services", "app_from_environment", "create_app"]
 
@@ -33,6 +38,12 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_CHAT_BODY = 64 * 1024
 MAX_CHAT_TEXT = 5000
 CALM_ERROR = "出了点问题，请稍后再试，或直接拨打 12348 公共法律服务热线。"
+# The web chat is public (the menu links to it): messages per minute per chat session and per client
+# address. The address limit is generous because residents behind one mobile carrier NAT share an address,
+# and it counts public addresses only: behind a reverse proxy that does not pass X-Forwarded-For (uvicorn
+# trusts it from 127.0.0.1 by default), every resident would seem to come from the proxy's private address.
+WEB_CHAT_PER_SESSION = 20
+WEB_CHAT_PER_ADDRESS = 60
 
 
 @dataclass
@@ -45,10 +56,28 @@ class Services:
     health: Callable[[], Awaitable[dict[str, Any]]]
     close: Callable[[], Awaitable[None]] | None = None
     eligibility: EligibilityService | None = None  # the legal-aid self-check (issue #4)
+    store: KeyValueStore | None = None  # shared by the workers; the web chat's rate limits count in it
 
 
 def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _is_public(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
+
+
+async def _web_chat_too_fast(store: KeyValueStore, session: str, address: str | None) -> bool:
+    """Count this message in fixed one-minute windows; True when the session or the address is over."""
+    window = int(time.time() // 60)
+    too_fast = await store.incr(f"web:rate:session:{session}:{window}", ttl=120) > WEB_CHAT_PER_SESSION
+    if address and _is_public(address):  # kept only as a hash, for two minutes; refused messages count too
+        hashed = hashlib.sha256(address.encode("utf-8")).hexdigest()[:24]
+        too_fast |= await store.incr(f"web:rate:address:{hashed}:{window}", ttl=120) > WEB_CHAT_PER_ADDRESS
+    return too_fast
 
 
 def create_app(build: Callable[[], Services]) -> Starlette:
@@ -92,6 +121,10 @@ def create_app(build: Callable[[], Services]) -> Starlette:
             session = secrets.token_hex(16)
         text = payload.get("text", "")[:MAX_CHAT_TEXT]
         services: Services = state["services"]
+        address = request.client.host if request.client else None
+        if services.store is not None and await _web_chat_too_fast(services.store, session, address):
+            log.warning("web chat rate-limited")
+            return _error(ChannelTexts().rate_limited, 429)
         replies = await services.conversation.respond(ChannelUser(channel="web", openid=session, unionid=None), text)
         return JSONResponse({"session": session, "replies": replies})
 

@@ -130,7 +130,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         engine.dispose()
 
     return Services(composer=composer, conversation=conversation, extra_routes=routes, health=health, close=close,
-                    eligibility=eligibility)
+                    eligibility=eligibility, store=store)
 
 
 def _watched(settings: Settings, composer: AnswerComposer, eligibility: EligibilityService, rules_dir: Path,

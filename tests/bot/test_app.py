@@ -73,6 +73,51 @@ async def test_bad_requests_get_a_calm_error_and_never_echo(client, payload):
     assert "not json" not in response.text
 
 
+async def _at_the_start_of_a_minute() -> None:
+    """The limits count in one-minute windows: start well inside one."""
+    import asyncio
+    import time
+
+    left = 60 - time.time() % 60
+    if left < 30:
+        await asyncio.sleep(left + 0.1)
+
+
+async def test_a_flood_on_the_web_chat_gets_a_calm_429_per_session_and_per_address(settings):
+    from bot.app import WEB_CHAT_PER_ADDRESS, WEB_CHAT_PER_SESSION
+
+    app = create_app(lambda: build_services(settings))
+    async with app.router.lifespan_context(app):
+        await _at_the_start_of_a_minute()
+        # A resident's phone on a public address (never contacted: the transport is in-process).
+        transport = httpx.ASGITransport(app=app, client=("58.20.61.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as client:
+            await _flood(client, WEB_CHAT_PER_SESSION, WEB_CHAT_PER_ADDRESS)
+
+        # From a private address (a proxy that does not forward addresses) only the session limit holds.
+        transport = httpx.ASGITransport(app=app, client=("10.0.0.2", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as client:
+            statuses = [(await client.post("/api/chat/messages", json={"text": "你好"})).status_code
+                        for _ in range(WEB_CHAT_PER_ADDRESS + 1)]
+            assert statuses == [200] * (WEB_CHAT_PER_ADDRESS + 1)
+
+
+async def _flood(client, per_session: int, per_address: int) -> None:
+    session = (await client.post("/api/chat/messages", json={"text": "你好"})).json()["session"]
+    statuses = [(await client.post("/api/chat/messages", json={"session": session, "text": "你好"})).status_code
+                for _ in range(per_session)]
+    assert statuses == [200] * (per_session - 1) + [429]
+    refused = await client.post("/api/chat/messages", json={"session": session, "text": "还在吗"})
+    assert refused.status_code == 429 and "12348" in refused.json()["error"]
+
+    # New sessions from the same address get through until the address's own limit.
+    sent = 1 + per_session + 1  # all so far count for the address, the two refused ones too
+    others = []
+    for _ in range(per_address - sent + 1):
+        others.append((await client.post("/api/chat/messages", json={"text": "你好"})).status_code)
+    assert others == [200] * (per_address - sent) + [429]
+
+
 async def test_chat_page_and_health(client):
     page = await client.get("/chat")
     assert page.status_code == 200 and "api/chat/messages" in page.text and "12348" in page.text
