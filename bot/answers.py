@@ -92,6 +92,13 @@ class AnswerComposer:
         self.min_confidence = min_confidence
         self._by_citation = {d.citation: d for d in retriever.documents if d.kind == "article"}
 
+    def card_question(self, card: str) -> str | None:
+        """The question an answer card answers (its title), by the card's id as ``Answer.card`` gives it."""
+        for doc in self.retriever.documents:
+            if doc.kind == "card" and doc.id == f"card:{card}":
+                return doc.title
+        return None
+
     def use_retriever(self, retriever: Retriever) -> None:
         """Answer from ``retriever`` from now on (the console swaps in the index it re-built on publishing)."""
         self._by_citation = {d.citation: d for d in retriever.documents if d.kind == "article"}

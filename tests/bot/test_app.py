@@ -153,6 +153,24 @@ async def test_action_webhook_answers_with_citations(client):
     assert "《中华人民共和国法律援助法》第三十一条" in legal_aid["responses"][0]["text"]  # the self-check begins
 
 
+async def test_other_legal_offers_a_matching_card_question_or_says_kindly_where_to_go(client):
+    # A wage question the NLU filed as other_legal: asked whether the wages card's question is meant.
+    offered = (await client.post("/webhook", json=_action_call(
+        "action_answer_other_legal", "老板拖欠我三个月工资不给怎么办", "other_legal"))).json()["responses"]
+    assert len(offered) == 1 and offered[0]["response"] == "utter_offer_card_question"
+    [button] = offered[0]["buttons"]
+    assert button["title"] == "是" and offered[0]["question"] == button["payload"]
+    assert "工资" in button["payload"]  # a card's own question, sent as the next message when chosen
+    # Outside our topics and matching no card: the kind decline, no button.
+    declined = (await client.post("/webhook", json=_action_call(
+        "action_answer_other_legal", "公司注册商标需要准备哪些材料", "other_legal"))).json()["responses"]
+    assert [(r["response"], r.get("buttons")) for r in declined] == [("utter_other_legal", [])]
+    # A criminal question that retrieval loosely links to a card (below OFFER_CONFIDENCE): declined, not offered.
+    loose = (await client.post("/webhook", json=_action_call(
+        "action_answer_other_legal", "我儿子偷东西被公安抓了会判几年", "other_legal"))).json()["responses"]
+    assert [r["response"] for r in loose] == ["utter_other_legal"]
+
+
 async def test_action_webhook_refuses_unknown_actions_and_bad_bodies(client):
     missing = await client.post("/webhook", json=_action_call("action_nope", "x", "greet"))
     assert missing.status_code == 404

@@ -109,9 +109,12 @@ def test_details_without_a_topic_ask_for_the_topic(rasa_server, action_stand_in)
     assert action_stand_in.calls_for(sender) == []
 
 
-def test_other_legal_hotline_and_out_of_scope_answer_from_the_domain(rasa_server):
-    replies = _send(rasa_server.url, _sender(), "/other_legal", "/hotline", "/out_of_scope")
-    assert [r[0]["text"] for r in replies] == [_text(n) for n in ("utter_other_legal", "utter_hotline", "utter_out_of_scope")]
+def test_hotline_and_out_of_scope_answer_from_the_domain_other_legal_from_its_action(rasa_server, action_stand_in):
+    sender = _sender()
+    replies = _send(rasa_server.url, sender, "/other_legal", "/hotline", "/out_of_scope")
+    assert replies[0][0]["text"].startswith("stand-in action_answer_other_legal")
+    assert [r[0]["text"] for r in replies[1:]] == [_text(n) for n in ("utter_hotline", "utter_out_of_scope")]
+    assert [c["action"] for c in action_stand_in.calls_for(sender)] == ["action_answer_other_legal"]
 
 
 def _unsure_text(url: str) -> str:
