@@ -127,13 +127,14 @@ def test_claim_reply_transfer_close_with_full_history(tickets, sessions, clock):
     assert [e.actor for e in full.events if e.kind == "claimed"] == ["p-adviser-1", "p-lawyer-labour"]
 
 
+# Row locks are PostgreSQL's (SQLite has one writer at a time), so this runs on PostgreSQL only.
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_ticket_another_worker_is_sweeping_is_skipped_not_reminded_twice(tickets, sessions, clock, engine):
     from handoff.models import Ticket
 
+    assert engine.dialect.name == "postgresql"
     ticket = tickets.open("web:r6b", reason="requested", village="sx-t1-v1").ticket
     clock.advance(minutes=21)  # the reminder is due
-    if engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
     with sessions.begin() as other_worker:  # another worker's sweep, in the middle of its transaction
         other_worker.scalars(select(Ticket).with_for_update()).all()
         assert tickets.sweep().reminded == []  # skipped, not waited for, not reminded a second time
