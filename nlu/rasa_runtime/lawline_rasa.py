@@ -1,4 +1,4 @@
-"""``rasa`` as Lawline runs it: Rasa 3.6.21's own command line with two measured fixes installed first.
+"""``rasa`` as Lawline runs it: Rasa 3.6.21's own command line with four measured fixes installed first.
 
 Run by Rasa's interpreter (``.venv-rasa/bin/python``, Python 3.10), never imported by the app::
 
@@ -17,8 +17,18 @@ Anything after the script name is ``rasa``'s usual arguments; the behaviour is R
    stalled every conversation. With WAL and NORMAL a commit is not fsynced; a crash of Rasa loses nothing,
    a power cut may lose the last dialogue turns (the app's own database, which records every message and
    answer, keeps its full synchronisation). Only SQLite connections are touched; PostgreSQL is not.
+3. **The SQLite tracker store keeps its connections.** With SQLAlchemy 1.4 (Rasa's pin) a file SQLite
+   engine uses ``NullPool``: every tracker read and save opened a new connection and closed it, and closing
+   the last connection of a WAL database checkpoints and deletes the WAL file — a third of Rasa's CPU per
+   message in ``lawline bench load`` (py-spy, see docs/BENCHMARKS.md). The tracker store's SQLite engine now
+   uses a ``QueuePool``; Rasa calls the tracker store only from its event-loop thread. Other databases keep
+   Rasa's own engine arguments.
+4. **An event's class is looked up in a table.** Rasa rebuilds the list of every ``Event`` subclass for each
+   stored event it reads back (``Event.resolve_by_type``), per message for the whole conversation. The
+   lookup now uses a table built from the same list, rebuilt when a name is not in it, and otherwise
+   answers exactly as Rasa's (first class in Rasa's order, ``topic`` → None, default, the same error).
 
-Both are small and checked by ``tests/nlu/test_rasa_runtime.py`` against the installed Rasa.
+All are small and checked by ``tests/nlu/test_rasa_runtime.py`` against the installed Rasa.
 """
 
 from __future__ import annotations
@@ -71,13 +81,60 @@ def _sqlite_tracker_pragmas() -> None:
             cursor.close()
 
 
+def _pooled_sqlite_tracker_store() -> None:
+    import rasa.core.tracker_store as tracker_store
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import QueuePool
+
+    rasa_kwargs = tracker_store.create_engine_kwargs
+
+    def create_engine_kwargs(url: Any) -> dict[str, Any]:
+        parsed = make_url(url) if isinstance(url, str) else url
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            # The event loop's thread is the only user; the pool hands a connection back to it.
+            return {"poolclass": QueuePool, "pool_size": 2, "max_overflow": 4,
+                    "connect_args": {"check_same_thread": False}}
+        return rasa_kwargs(url)
+
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+
+
+def _event_class_table() -> None:
+    from rasa.shared.core.events import Event
+    from rasa.shared.utils.common import all_subclasses
+
+    table: dict[str, type] = {}
+
+    def rebuild() -> None:
+        table.clear()
+        for cls in all_subclasses(Event):
+            table.setdefault(cls.type_name, cls)  # Rasa returns the first match in this order
+
+    def resolve_by_type(type_name: str, default: Any = None) -> Any:
+        cls = table.get(type_name)
+        if cls is None:
+            rebuild()
+            cls = table.get(type_name)
+        if cls is not None:
+            return cls
+        if type_name == "topic":
+            return None  # as Rasa: old TopicSet events
+        if default is not None:
+            return default
+        raise ValueError(f"Unknown event name '{type_name}'.")
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+
+
 def install() -> None:
-    """Install both fixes in this (Rasa) process; idempotent."""
+    """Install the fixes in this (Rasa) process; idempotent."""
     global _installed
     if _installed:
         return
     _compiled_action_response_validation()
     _sqlite_tracker_pragmas()
+    _pooled_sqlite_tracker_store()
+    _event_class_table()
     _installed = True
 
 
