@@ -13,6 +13,12 @@ verify → parse → handle → render/push:
   if it answers within ``passive_reply_seconds`` the first part is the passive reply and the rest is
   pushed, otherwise the request answers ``success`` and every part is pushed through the
   customer-service API ("客服消息") when ready.
+- Parts: the replies of one turn are packed into as few WeChat messages of at most 2,048 bytes as they
+  fit in, in order, paragraph breaks kept. Rasa hands a composed answer over as one message per
+  paragraph; sent one by one, a cited answer was a passive reply and seven pushes, while WeChat allows 5
+  customer-service messages per message the resident sends ("客服消息下发规则": 用户发送消息, 5 条,
+  48 小时) — the last parts were refused with 45047 and an adviser's reply could not get through. Packed,
+  a cited answer is the passive reply and at most one or two pushes.
 - Voice uses ``Recognition``; menu clicks map to texts or conversation prompts; subscribe gets the
   welcome; unsubscribe and other events get nothing. Logs carry hashed openids, never message text.
 """
@@ -244,7 +250,10 @@ class OfficialAccount:
         return await self._deliver(key, openid, parts)
 
     async def _respond(self, openid: str, text: str) -> list[str]:
-        """Ask the conversation; any failure becomes the calm service-error text (logged by type only)."""
+        """Ask the conversation; its replies packed into WeChat-sized parts (see the module docstring).
+
+        Any failure becomes the calm service-error text (logged by type only).
+        """
         try:
             user = ChannelUser("official_account", openid, await self._unionid(openid))
             replies = await asyncio.wait_for(
@@ -254,7 +263,7 @@ class OfficialAccount:
             logger.error("conversation failed for %s: %s", hash_openid(openid), type(exc).__name__)
             logger.debug("conversation failure", exc_info=True)
             replies = [self._texts.service_error]
-        return [part for reply in replies for part in split_text(reply)]
+        return split_text("\n\n".join(reply.strip() for reply in replies if reply.strip()))
 
     async def _unionid(self, openid: str) -> str | None:
         """The resident's UnionID, cached; None when unbound, disabled or unavailable (never fatal)."""

@@ -276,6 +276,31 @@ async def test_long_answer_is_split_passive_first_part_then_pushes(standin):
     assert "\n\n".join([passive, *pushed]) == answer
 
 
+async def test_the_replies_of_one_turn_go_out_in_as_few_messages_as_fit(standin):
+    # A cited answer as Rasa hands it over: one message per paragraph (answer, steps, places, quoted
+    # articles, citation, disclaimer, options), about 2,500 bytes in all.
+    sections = ["答：" + "欠薪可以先找劳动监察。" * 30, "怎么办：\n1. 留好证据。\n2. 先协商。" * 3,
+                "去哪里：\n· 县人力资源和社会保障局\n· 12348 公共法律服务热线",
+                "法律是这样规定的：\n" + "《保障农民工工资支付条例》第三十条：“……”" * 16,
+                "法律依据：《保障农民工工资支付条例》第三十条", "以上是一般性的法律信息，不是正式的法律意见。",
+                "回复「法律援助」\n回复「转人工」"]
+    assert 2048 < utf8_size("\n\n".join(sections)) <= 2 * 2048
+    async with official_account(standin, ScriptedConversation(replies=sections)) as oa:
+        passive = oa.reply_of(await oa.post(text_xml("工钱")))["Content"]
+    pushed = [sent.content for sent in standin.sent]
+    # WeChat allows 5 customer-service messages per message a resident sends; this answer uses one.
+    assert len(pushed) == 1
+    assert all(utf8_size(part) <= 2048 for part in [passive, *pushed])
+    assert "\n\n".join([passive, *pushed]) == "\n\n".join(sections), "every section, in order, paragraphs kept"
+
+
+async def test_short_replies_of_one_turn_are_one_passive_reply(standin):
+    async with official_account(standin, ScriptedConversation(replies=["您好！", "  ", "请问有什么可以帮您？"])) as oa:
+        reply = oa.reply_of(await oa.post(text_xml("你好")))
+    assert reply["Content"] == "您好！\n\n请问有什么可以帮您？"
+    assert standin.sent == []
+
+
 async def test_push_after_the_48_hour_window_is_dropped_quietly(standin, caplog):
     standin.fail_next("/cgi-bin/message/custom/send", 45015)
     conversation = ScriptedConversation(delay=0.4, replies=["第一条。", "第二条。"])
