@@ -505,11 +505,12 @@ def bench_load(ctx: _Context, levels: str, per_resident: int, as_json: bool) -> 
         result = run_load_bench(ctx.settings.var_dir, counts, per_resident)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo("residents  messages  msg/s   p50 ms   p99 ms   max ms  passive  pushed  answered  fallback  errors")
+    click.echo("residents  messages  msg/s   p50 ms   p99 ms   max ms  passive  pushed  answered  fallback  errors"
+               "  cs/msg")
     for row in result["levels"]:
         click.echo(f"{row['residents']:>9} {row['messages']:>9} {row['throughput_per_s']:>6} {row['p50_ms']:>8} "
                    f"{row['p99_ms']:>8} {row['max_ms']:>8} {row['passive']:>8} {row['pushed']:>7} "
-                   f"{row['answered']:>9} {row['from_fallback']:>9} {row['errors']:>7}")
+                   f"{row['answered']:>9} {row['from_fallback']:>9} {row['errors']:>7} {row['cs_per_message']:>7}")
     if as_json:
         click.echo(json.dumps(result))
 

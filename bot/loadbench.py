@@ -5,7 +5,8 @@ supervised Rasa server, on free loopback ports, with the configured database and
 API at a local stand-in that records customer-service pushes, and then, for each concurrency level, lets
 that many residents send messages one after another. It measures the HTTP latency of every delivery (what
 WeChat waits for: a passive reply or ``success``), throughput, and whether every message got its answer
-(passively or pushed) — and how late the latest answer was. Answers that came from the retrieval fallback
+(passively or pushed) — and how late the latest answer was — and how many customer-service messages the
+answers took (WeChat allows 5 per message a resident sends). Answers that came from the retrieval fallback
 (Rasa slower than the engine timeout, or down) are counted apart: they carry the curated degraded note.
 """
 
@@ -126,6 +127,14 @@ async def _level(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, resid
     answered = sum(1 for d in deliveries if d.passive) + sum(
         min(len(api.pushed_to(o)), sum(1 for d in waiting if d.openid == o)) for o in {d.openid for d in waiting}
     )
+    # Customer-service messages ("客服消息") the level cost: WeChat allows 5 per message a resident sends.
+    # Follow-up parts go out after a short delay; count once the number has settled.
+    openids = {d.openid for d in deliveries}
+    settled, count = 0, -1
+    while settled < 4 and time.monotonic() < deadline + 5:
+        now = sum(len(api.pushed_to(o)) for o in openids)
+        settled, count = (settled + 1 if now == count else 0), now
+        await asyncio.sleep(0.25)
     texts = [d.passive for d in deliveries if d.passive] + [
         text for o in {d.openid for d in waiting} for text in api.pushed_to(o)
     ]
@@ -140,6 +149,8 @@ async def _level(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, resid
         "passive": sum(1 for d in deliveries if d.passive),
         "pushed": len(waiting),
         "answered": answered,
+        "cs_messages": count,
+        "cs_per_message": round(count / len(deliveries), 2),
         "from_fallback": sum(1 for text in texts if text.startswith(degraded_note)),
         "errors": sum(1 for d in deliveries if d.status != 200),
     }
