@@ -94,7 +94,8 @@ def _pooled_sqlite_tracker_store() -> None:
             # The event loop's thread is the only user; the pool hands a connection back to it.
             return {"poolclass": QueuePool, "pool_size": 2, "max_overflow": 4,
                     "connect_args": {"check_same_thread": False}}
-        return rasa_kwargs(url)
+        kwargs: dict[str, Any] = rasa_kwargs(url)
+        return kwargs
 
     tracker_store.create_engine_kwargs = create_engine_kwargs
 
