@@ -87,6 +87,14 @@ class ConversationService:
         self.engine_timeout = engine_timeout
         self.handoff = handoff
 
+    async def pushed(self, user: ChannelUser, count: int) -> None:
+        """``channels.ports.PushLedger``: a channel pushed ``count`` parts of an answer to ``user``.
+
+        With escalation wired they count against the WeChat quota the handoff's deliveries share.
+        """
+        if self.handoff is not None and count > 0:
+            await asyncio.to_thread(self.handoff.count_pushes, conversation_key(user), count)
+
     async def respond(self, user: ChannelUser, text: str) -> list[str]:
         """Answer one message from ``user``.
 

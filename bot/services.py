@@ -81,7 +81,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         config = OfficialAccountConfig(token=settings.wechat_token, appid=settings.wechat_appid,
                                        aes_key=settings.wechat_aes_key)
         routes += official_account_routes(config, conversation=conversation, store=store, client=client,
-                                          background=background,
+                                          background=background, ledger=conversation,
                                           texts=ChannelTexts(menu_prompts={MENU_LEGAL_AID: LEGAL_AID_PROMPT}))
         wechat_clients["official_account"] = client
     else:

@@ -18,7 +18,9 @@ verify → parse → handle → render/push:
   paragraph; sent one by one, a cited answer was a passive reply and seven pushes, while WeChat allows 5
   customer-service messages per message the resident sends ("客服消息下发规则": 用户发送消息, 5 条,
   48 小时) — the last parts were refused with 45047 and an adviser's reply could not get through. Packed,
-  a cited answer is the passive reply and at most one or two pushes.
+  a cited answer is the passive reply and at most one or two pushes. The pushes sent after a resident's
+  message are reported to the ``PushLedger`` (the conversation service), which counts them against the
+  quota the handoff's deliveries share.
 - Voice uses ``Recognition``; menu clicks map to texts or conversation prompts; subscribe gets the
   welcome; unsubscribe and other events get nothing. Logs carry hashed openids, never message text.
 """
@@ -39,7 +41,7 @@ from starlette.routing import BaseRoute, Route
 from channels._callback import CallbackCodec, CallbackRejected, Inbound, check_aes_key
 from channels.background import BackgroundTasks
 from channels.errors import ChannelConfigError, QuotaExceeded, ResponseWindowClosed, WeChatError
-from channels.ports import ChannelUser, Conversation
+from channels.ports import ChannelUser, Conversation, PushLedger
 from channels.privacy import hash_openid
 from channels.splitting import split_text
 from channels.storage import KeyValueStore
@@ -126,8 +128,10 @@ class OfficialAccount:
         client: WeChatClient,
         texts: ChannelTexts | None = None,
         background: BackgroundTasks | None = None,
+        ledger: PushLedger | None = None,
     ) -> None:
         self.config = config
+        self._ledger = ledger
         self._codec = CallbackCodec(
             config.token,
             config.appid,
@@ -224,20 +228,25 @@ class OfficialAccount:
                 return None
             await asyncio.sleep(0.1)
 
-    async def _deliver(self, key: str, openid: str, parts: list[str]) -> str | None:
-        """Answer with the first part now; push the others after a short delay (so they arrive after it)."""
+    async def _deliver(self, key: str, openid: str, parts: list[str], user: ChannelUser | None = None) -> str | None:
+        """Answer with the first part now; push the others after a short delay (so they arrive after it).
+
+        ``user``: the resident whose message this answers (its pushes are reported to the ledger); None for
+        menu and event replies, which WeChat counts apart.
+        """
         if not parts:
             await self._store.set(key, _state("done"), ttl=self.config.dedup_seconds)
             return None
         await self._store.set(key, _state("replied", parts[0]), ttl=self.config.dedup_seconds)
         if len(parts) > 1:
-            self.background.spawn(self._push(openid, parts[1:], self.config.followup_delay_seconds), "wechat-push")
+            self.background.spawn(self._push(openid, parts[1:], self.config.followup_delay_seconds, user),
+                                  "wechat-push")
         return parts[0]
 
     async def _answer(self, key: str, openid: str, text: str) -> str | None:
         task = asyncio.get_running_loop().create_task(self._respond(openid, text))
         try:
-            parts = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_reply_seconds)
+            user, parts = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_reply_seconds)
         except asyncio.CancelledError:
             # The request went away (shutdown): the answer is still owed to the resident.
             self.background.spawn(self._push_when_done(task, openid), "wechat-push")
@@ -247,13 +256,14 @@ class OfficialAccount:
             await self._store.set(key, _state("pushing"), ttl=self.config.dedup_seconds)
             logger.info("answer for %s misses the passive window; it will be pushed", hash_openid(openid))
             return None
-        return await self._deliver(key, openid, parts)
+        return await self._deliver(key, openid, parts, user)
 
-    async def _respond(self, openid: str, text: str) -> list[str]:
+    async def _respond(self, openid: str, text: str) -> tuple[ChannelUser, list[str]]:
         """Ask the conversation; its replies packed into WeChat-sized parts (see the module docstring).
 
         Any failure becomes the calm service-error text (logged by type only).
         """
+        user = ChannelUser("official_account", openid)
         try:
             user = ChannelUser("official_account", openid, await self._unionid(openid))
             replies = await asyncio.wait_for(
@@ -263,7 +273,7 @@ class OfficialAccount:
             logger.error("conversation failed for %s: %s", hash_openid(openid), type(exc).__name__)
             logger.debug("conversation failure", exc_info=True)
             replies = [self._texts.service_error]
-        return split_text("\n\n".join(reply.strip() for reply in replies if reply.strip()))
+        return user, split_text("\n\n".join(reply.strip() for reply in replies if reply.strip()))
 
     async def _unionid(self, openid: str) -> str | None:
         """The resident's UnionID, cached; None when unbound, disabled or unavailable (never fatal)."""
@@ -284,22 +294,40 @@ class OfficialAccount:
         await self._store.set(key, unionid or "", ttl=self.config.unionid_cache_seconds)
         return unionid
 
-    async def _push_when_done(self, task: asyncio.Task[list[str]], openid: str) -> None:
-        await self._push(openid, await task)
+    async def _push_when_done(self, task: asyncio.Task[tuple[ChannelUser, list[str]]], openid: str) -> None:
+        user, parts = await task
+        await self._push(openid, parts, 0.0, user)
 
-    async def _push(self, openid: str, parts: list[str], delay: float = 0.0) -> None:
-        """Send ``parts`` in order through the customer-service API; stop at the first refusal."""
+    async def _push(self, openid: str, parts: list[str], delay: float = 0.0, user: ChannelUser | None = None) -> None:
+        """Send ``parts`` in order through the customer-service API; stop at the first refusal.
+
+        What was sent for ``user``'s message is reported to the ledger (WeChat's quota is shared).
+        """
         if delay > 0:
             await asyncio.sleep(delay)
-        for index, part in enumerate(parts):
-            try:
-                await self._client.send_text(openid, part)
-            except (ResponseWindowClosed, QuotaExceeded) as exc:
-                logger.warning("push to %s stopped at part %d: %r", hash_openid(openid), index + 1, exc)
-                return
-            except WeChatError as exc:
-                logger.error("push to %s failed at part %d: %r", hash_openid(openid), index + 1, exc)
-                return
+        sent = 0
+        try:
+            for index, part in enumerate(parts):
+                try:
+                    await self._client.send_text(openid, part)
+                except (ResponseWindowClosed, QuotaExceeded) as exc:
+                    logger.warning("push to %s stopped at part %d: %r", hash_openid(openid), index + 1, exc)
+                    return
+                except WeChatError as exc:
+                    logger.error("push to %s failed at part %d: %r", hash_openid(openid), index + 1, exc)
+                    return
+                sent += 1
+        finally:
+            if sent and user is not None and self._ledger is not None:
+                await self._report(user, sent)
+
+    async def _report(self, user: ChannelUser, sent: int) -> None:
+        assert self._ledger is not None
+        try:
+            await self._ledger.pushed(user, sent)
+        except Exception as exc:  # the messages went out; a failed count must not turn into an error
+            logger.error("could not count %d pushes to %s: %s", sent, hash_openid(user.openid),
+                         type(exc).__name__)
 
 
 def official_account_routes(
@@ -310,9 +338,11 @@ def official_account_routes(
     client: WeChatClient,
     texts: ChannelTexts | None = None,
     background: BackgroundTasks | None = None,
+    ledger: PushLedger | None = None,
 ) -> list[BaseRoute]:
     """Routes of the official account channel; pass ``background`` to drain pending pushes at shutdown."""
     channel = OfficialAccount(
-        config, conversation=conversation, store=store, client=client, texts=texts, background=background
+        config, conversation=conversation, store=store, client=client, texts=texts, background=background,
+        ledger=ledger,
     )
     return channel.routes()

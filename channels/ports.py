@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["ChannelName", "ChannelUser", "Conversation"]
+__all__ = ["ChannelName", "ChannelUser", "Conversation", "PushLedger"]
 
 ChannelName = Literal["official_account", "mini_program", "web"]
 
@@ -42,4 +42,17 @@ class Conversation(Protocol):
 
     async def respond(self, user: ChannelUser, text: str) -> list[str]:
         """Return the reply texts for ``text`` (in order; may be empty), already composed for the resident."""
+        ...
+
+
+class PushLedger(Protocol):
+    """Told how many customer-service messages a channel pushed to a resident after their message.
+
+    WeChat counts every customer-service message against one quota per message the resident sends (5, for
+    48 hours); whoever else pushes to the resident (a person's replies, the handoff) must know what the
+    channel already used.
+    """
+
+    async def pushed(self, user: ChannelUser, count: int) -> None:
+        """Record ``count`` (> 0) customer-service messages sent to ``user``."""
         ...

@@ -3,7 +3,8 @@
 WeChat lets an account message a resident only within 48 hours of the resident's last message, and only
 a few times before the resident writes again ("客服消息": 45015 window closed, 45047 quota used). Replies
 are rows in ``handoff_deliveries``; the worker sends them while the window is open and counts what was
-sent since the resident last wrote. The last message the quota allows is a notice asking the resident to
+sent since the resident last wrote — including the parts of the bot's own answer the official account
+pushed (``count_channel_pushes``). The last message the quota allows is a notice asking the resident to
 reply; everything after it, and everything once the window has closed, is ``held`` and handed over with
 the resident's next message (``take_for_inbound``). The web chat cannot be pushed to: its replies wait
 for the next message the same way.
@@ -27,7 +28,7 @@ from handoff.models import Delivery, ResidentProfile
 from handoff.ports import Clock, ResidentMessenger, aware, utc_now
 from handoff.residents import profile
 
-__all__ = ["CS_QUOTA", "CS_WINDOW", "DeliveryWorker", "enqueue_delivery", "take_for_inbound"]
+__all__ = ["CS_QUOTA", "CS_WINDOW", "DeliveryWorker", "count_channel_pushes", "enqueue_delivery", "take_for_inbound"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,16 @@ def take_for_inbound(session: Session, key: str, channel: str | None, openid: st
         if delivery.kind != "notice":
             texts.append(delivery.text)
     return texts
+
+
+def count_channel_pushes(session: Session, key: str, count: int, now: dt.datetime) -> None:
+    """Count ``count`` customer-service messages a channel pushed since the resident wrote (caller's transaction).
+
+    Parts of the bot's answer use the same WeChat quota as the deliveries.
+    """
+    row = profile(session, key, now)
+    row.sent_since_inbound += count
+    row.updated_at = now
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff.cards import summarise
-from handoff.delivery import take_for_inbound
+from handoff.delivery import count_channel_pushes, take_for_inbound
 from handoff.directory import Directory
 from handoff.models import Feedback, ResidentProfile, Ticket
 from handoff.ports import Clock, TranscriptSource
@@ -69,6 +69,11 @@ class HandoffDesk:
         self.signals = signals
         self.transcript = transcript
         self.clock = clock
+
+    def count_pushes(self, key: str, count: int) -> None:
+        """The channel pushed ``count`` parts of an answer to the resident: count them against the quota."""
+        with self.sessions.begin() as session:
+            count_channel_pushes(session, key, count, self.clock())
 
     # -- before the bot --------------------------------------------------------------------------------
     def before_bot(self, who: Resident, text: str) -> DeskReply:

@@ -31,6 +31,19 @@ pytestmark = pytest.mark.anyio
 TEXTS = ChannelTexts()
 
 
+class Ledger:
+    """A ``PushLedger`` that records what it was told (optionally failing)."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.fail = fail
+        self.counted: list[tuple[ChannelUser, int]] = []
+
+    async def pushed(self, user: ChannelUser, count: int) -> None:
+        if self.fail:
+            raise RuntimeError("database down")
+        self.counted.append((user, count))
+
+
 class ScriptedConversation:
     """A test double of the ``Conversation`` port: records calls, answers after ``delay``."""
 
@@ -66,7 +79,8 @@ class Harness:
 
 @asynccontextmanager
 async def official_account(
-    standin, conversation, *, aes: bool = False, store: KeyValueStore | None = None, texts=None, **settings: Any
+    standin, conversation, *, aes: bool = False, store: KeyValueStore | None = None, texts=None, ledger=None,
+    **settings: Any
 ) -> AsyncIterator[Harness]:
     store = store if store is not None else MemoryStore()
     client = WeChatClient(OA_APPID, OA_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
@@ -74,7 +88,8 @@ async def official_account(
     settings = {"passive_reply_seconds": 1.0, "followup_delay_seconds": 0.0, **settings}
     config = OfficialAccountConfig(token=TOKEN, appid=OA_APPID, aes_key=AES_KEY if aes else None, **settings)
     routes = official_account_routes(
-        config, conversation=conversation, store=store, client=client, texts=texts, background=background
+        config, conversation=conversation, store=store, client=client, texts=texts, background=background,
+        ledger=ledger,
     )
     transport = httpx.ASGITransport(app=Starlette(routes=routes))
     try:
@@ -295,10 +310,45 @@ async def test_the_replies_of_one_turn_go_out_in_as_few_messages_as_fit(standin)
 
 
 async def test_short_replies_of_one_turn_are_one_passive_reply(standin):
-    async with official_account(standin, ScriptedConversation(replies=["您好！", "  ", "请问有什么可以帮您？"])) as oa:
+    ledger = Ledger()
+    conversation = ScriptedConversation(replies=["您好！", "  ", "请问有什么可以帮您？"])
+    async with official_account(standin, conversation, ledger=ledger) as oa:
         reply = oa.reply_of(await oa.post(text_xml("你好")))
     assert reply["Content"] == "您好！\n\n请问有什么可以帮您？"
-    assert standin.sent == []
+    assert standin.sent == [] and ledger.counted == []
+
+
+def _long_answer(paragraphs: int) -> list[str]:
+    # Each paragraph ≈ 1,800 bytes: one WeChat message each.
+    return [f"第{index}段：" + "依照法律规定，用人单位应当按时足额支付劳动报酬。" * 25 for index in range(paragraphs)]
+
+
+async def test_pushes_after_a_residents_message_are_counted_in_the_ledger(standin):
+    ledger = Ledger()
+    replies = _long_answer(3)  # three parts: one passive, two pushed
+    async with official_account(standin, ScriptedConversation(replies=replies), ledger=ledger) as oa:
+        oa.reply_of(await oa.post(text_xml("工钱")))
+    assert len(standin.sent) == 2
+    assert ledger.counted == [(ChannelUser("official_account", "o-resident-1"), 2)]
+
+
+async def test_a_late_answer_counts_every_part_and_a_refusal_stops_the_count(standin):
+    ledger = Ledger()
+    standin.fail_next("/cgi-bin/message/custom/send", 0, 45047)  # the second push is over WeChat's quota
+    conversation = ScriptedConversation(delay=0.3, replies=_long_answer(3))
+    async with official_account(standin, conversation, ledger=ledger, passive_reply_seconds=0.1) as oa:
+        assert (await oa.post(text_xml("工钱"))).text == "success"
+    assert len(standin.sent) == 1
+    assert ledger.counted == [(ChannelUser("official_account", "o-resident-1"), 1)]
+
+
+async def test_a_failing_ledger_does_not_stop_the_answer(standin, caplog):
+    with caplog.at_level(logging.ERROR, logger="channels"):
+        async with official_account(standin, ScriptedConversation(replies=_long_answer(2)),
+                                    ledger=Ledger(fail=True)) as oa:
+            oa.reply_of(await oa.post(text_xml("工钱")))
+    assert len(standin.sent) == 1
+    assert any("could not count 1 pushes" in record.getMessage() for record in caplog.records)
 
 
 async def test_push_after_the_48_hour_window_is_dropped_quietly(standin, caplog):

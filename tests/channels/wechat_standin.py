@@ -119,7 +119,10 @@ class WeChatStandIn:
             self.menus.clear()
 
     def fail_next(self, path: str, *errcodes: int) -> None:
-        """Answer the next calls to ``path`` (e.g. ``/cgi-bin/message/custom/send``) with these errcodes."""
+        """Answer the next calls to ``path`` (e.g. ``/cgi-bin/message/custom/send``) with these errcodes.
+
+        ``0`` lets that call through as usual (so a failure can be placed after some successes).
+        """
         with self._lock:
             self._state.failures.setdefault(path, []).extend(errcodes)
 
@@ -177,7 +180,8 @@ class WeChatStandIn:
         with self._lock:
             self._state.calls[path] += 1
             queue = self._state.failures.get(path)
-            return queue.pop(0) if queue else None
+            injected = queue.pop(0) if queue else None
+            return injected or None
 
     @staticmethod
     def _error(errcode: int, errmsg: str = "stand-in error") -> JSONResponse:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.handoff_adapters import WeChatMessenger
 from channels.storage import MemoryStore
 from channels.wechat_api import WeChatClient
-from handoff.delivery import DeliveryWorker, enqueue_delivery, take_for_inbound
+from handoff.delivery import DeliveryWorker, count_channel_pushes, enqueue_delivery, take_for_inbound
 from handoff.models import Delivery
 from handoff.texts import load_texts
 from tests.channels.conftest import OA_APPID, OA_SECRET
@@ -65,6 +65,17 @@ async def test_the_last_message_of_the_quota_asks_the_resident_to_write(sessions
     assert len(wechat.sent) == 5  # nothing more until the resident writes
     assert _resident_writes(sessions, clock) == ["回复5", "回复6"]  # handed over with their next message
     assert _states(sessions) == ["sent"] * 6
+
+
+async def test_parts_of_the_bots_answer_pushed_by_the_channel_use_the_same_quota(sessions, clock, wechat, worker):
+    _resident_writes(sessions, clock)
+    with sessions.begin() as session:
+        count_channel_pushes(session, KEY, 2, clock())  # the official account pushed two parts of an answer
+    _queue(sessions, clock, "回复1", "回复2", "回复3")
+    await worker.run_once()
+    # 2 pushed by the channel + 2 replies + the notice = WeChat's 5; the third reply waits for the resident.
+    assert [s.content for s in wechat.sent] == ["回复1", "回复2", load_texts()["window_notice"]]
+    assert _resident_writes(sessions, clock) == ["回复3"]
 
 
 async def test_after_48_hours_replies_wait_for_the_resident(sessions, clock, wechat, worker):
