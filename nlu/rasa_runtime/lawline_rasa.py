@@ -1,4 +1,4 @@
-"""``rasa`` as Lawline runs it: Rasa 3.6.21's own command line with four measured fixes installed first.
+"""``rasa`` as Lawline runs it: Rasa 3.6.21's own command line with five measured fixes installed first.
 
 Run by Rasa's interpreter (``.venv-rasa/bin/python``, Python 3.10), never imported by the app::
 
@@ -27,6 +27,12 @@ Anything after the script name is ``rasa``'s usual arguments; the behaviour is R
    stored event it reads back (``Event.resolve_by_type``), per message for the whole conversation. The
    lookup now uses a table built from the same list, rebuilt when a name is not in it, and otherwise
    answers exactly as Rasa's (first class in Rasa's order, ``topic`` → None, default, the same error).
+
+5. **The SQL tracker store reads and counts in SQL Core.** ``_retrieve`` (a turn's tracker) and
+   ``_additional_events`` (how many of the tracker's events are stored already) ran Rasa's ORM query and
+   its ``count()`` wrapper per message; they now run the same SQL — the sender's events since the latest
+   ``session_started`` (or all of them), in id order — as Core statements reading only the ``data`` column.
+   Results are Rasa's (SQLite and PostgreSQL, checked side by side with Rasa's own methods).
 
 All are small and checked by ``tests/nlu/test_rasa_runtime.py`` against the installed Rasa.
 """
@@ -127,6 +133,52 @@ def _event_class_table() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
+def _lean_sql_tracker_queries() -> None:
+    import itertools
+    import json
+    import logging
+
+    import sqlalchemy as sa
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import SessionStarted
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    logger = logging.getLogger("rasa.core.tracker_store")
+
+    def events_query(store: Any, columns: list[Any], sender_id: str, all_sessions: bool) -> Any:
+        # Rasa's _event_query in SQL Core: the sender's events from the latest session start (or all of them
+        # when there is none), in id order.
+        events = store.SQLEvent.__table__
+        query = sa.select(*columns).where(events.c.sender_id == sender_id)
+        if not all_sessions:
+            start = (sa.select(sa.func.max(events.c.timestamp))
+                     .where(events.c.sender_id == sender_id, events.c.type_name == SessionStarted.type_name)
+                     .scalar_subquery())
+            query = query.where(sa.or_(events.c.timestamp >= start, start.is_(None)))
+        return query
+
+    def _additional_events(self: Any, session: Any, tracker: Any) -> Any:
+        counted = events_query(self, [sa.func.count()], tracker.sender_id, False)
+        stored = session.execute(counted).scalar_one()
+        return itertools.islice(tracker.events, stored, len(tracker.events))
+
+    async def _retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
+        events = self.SQLEvent.__table__
+        query = events_query(self, [events.c.data], sender_id, fetch_events_from_all_sessions)
+        with self.session_scope() as session:
+            rows = session.execute(query.order_by(events.c.id)).all()
+        serialised = [json.loads(data) for (data,) in rows]
+        if self.domain and len(serialised) > 0:
+            logger.debug(f"Recreating tracker from sender id '{sender_id}'")
+            return DialogueStateTracker.from_dict(sender_id, serialised, self.domain.slots)
+        logger.debug(f"Can't retrieve tracker matching sender id '{sender_id}' from SQL storage. "
+                     f"Returning `None` instead.")
+        return None
+
+    SQLTrackerStore._additional_events = _additional_events
+    SQLTrackerStore._retrieve = _retrieve
+
+
 def install() -> None:
     """Install the fixes in this (Rasa) process; idempotent."""
     global _installed
@@ -136,6 +188,7 @@ def install() -> None:
     _sqlite_tracker_pragmas()
     _pooled_sqlite_tracker_store()
     _event_class_table()
+    _lean_sql_tracker_queries()
     _installed = True
 
 

@@ -16,7 +16,9 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
+from rasa.core.tracker_store import SQLTrackerStore
 original = RemoteAction._validate_action_result
+rasa_retrieve = SQLTrackerStore._retrieve
 names = sorted({cls.type_name for cls in all_subclasses(Event)}) + ["topic", "no_such_event"]
 
 def resolutions():
@@ -67,7 +69,9 @@ asyncio.run(store.save(tracker))
 tracker.update(UserUttered("还有", {"name": "inform", "confidence": 0.8}))
 asyncio.run(store.save(tracker))
 back = asyncio.run(store.retrieve("r1"))
+
 print(json.dumps({
+    "lean_installed": SQLTrackerStore._retrieve is not rasa_retrieve,
     "resolutions_same": resolutions() == rasa_resolutions, "resolved": len(rasa_resolutions),
     "pool": type(store.engine.pool).__name__,
     "postgres_kwargs": sorted(create_engine_kwargs("postgresql://u@h/db")),
@@ -103,6 +107,77 @@ def test_fixes_behave_like_rasa(rasa_layout, tmp_path):
     assert seen["round_trip"] and seen["topic"] == "wages"
     # Every event name (and "topic", an unknown name, with and without a default) resolves as in Rasa.
     assert seen["resolutions_same"] and seen["resolved"] > 40
+    assert seen["lean_installed"]
+
+
+# The tracker store's reads and its count of stored events in SQL Core, next to Rasa's own, on one database.
+_LEAN_PROBE = r"""
+import asyncio, json, runpy, sys
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+rasa_additional_events, rasa_retrieve = SQLTrackerStore._additional_events, SQLTrackerStore._retrieve
+runpy.run_path(sys.argv[1])["install"]()
+dialect, host, port, db, user, password = sys.argv[2:8]
+domain = Domain.from_yaml("version: '3.1'\nslots:\n  topic:\n    type: text\n    mappings: [{type: custom}]\n")
+store = SQLTrackerStore(domain, dialect=dialect, host=host or None, port=int(port) if port else None, db=db,
+                        username=user or None, password=password or None)
+
+# Two conversation sessions for one sender, one for another.
+def session(start):
+    return [ActionExecuted("action_session_start", timestamp=start), SessionStarted(timestamp=start),
+            ActionExecuted("action_listen", timestamp=start + 1),
+            UserUttered("你好", {"name": "greet", "confidence": 1.0}, timestamp=start + 2),
+            SlotSet("topic", f"t{start}", timestamp=start + 3), ActionExecuted("action_listen", timestamp=start + 4)]
+asyncio.run(store.save(DialogueStateTracker.from_events("r2", session(100) + session(200), domain.slots)))
+asyncio.run(store.save(DialogueStateTracker.from_events("r3", session(150), domain.slots)))
+
+def dicts(tracker):
+    return None if tracker is None else [e.as_dict() for e in tracker.events]
+def ours_and_rasas(sender, all_sessions):
+    return [dicts(asyncio.run(method(store, sender, all_sessions))) for method in (SQLTrackerStore._retrieve, rasa_retrieve)]
+lean = {
+    "latest": ours_and_rasas("r2", False), "full": ours_and_rasas("r2", True), "unknown": ours_and_rasas("nobody", False),
+    "slot": asyncio.run(store.retrieve("r2")).get_slot("topic"),
+}
+held = asyncio.run(store.retrieve("r2"))  # what Rasa holds during a turn: the latest session, one event more
+held.update(UserUttered("还在吗", {"name": "inform", "confidence": 0.7}, timestamp=210))
+with store.session_scope() as sql:
+    lean["additional"] = [[e.as_dict() for e in method(store, sql, held)]
+                          for method in (SQLTrackerStore._additional_events, rasa_additional_events)]
+asyncio.run(store.save(held))
+lean["after_save"] = len(asyncio.run(store.retrieve("r2")).events)
+print(json.dumps(lean))
+"""
+
+
+def test_lean_tracker_queries_read_and_count_as_rasa(rasa_layout, tmp_path, database_url):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        args = ["sqlite", "", "", str(url.database), "", ""]
+    else:
+        args = ["postgresql", str(url.host), str(url.port or ""), str(url.database), str(url.username or ""),
+                str(url.password or "")]
+    done = subprocess.run(
+        [str(rasa_layout.rasa_python), "-c", _LEAN_PROBE, str(rasa_layout.launcher), *args],
+        capture_output=True, text=True, timeout=300, cwd=rasa_layout.root,
+        env=rasa_environment(tmp_path / "cache"),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lean = json.loads(done.stdout.strip().splitlines()[-1])
+    ours, rasas = lean["latest"]
+    assert ours == rasas and len(ours) == 6, "the latest session only"
+    ours, rasas = lean["full"]
+    assert ours == rasas and len(ours) == 12, "both sessions"
+    assert lean["unknown"] == [None, None]
+    assert lean["slot"] == "t200"
+    ours, rasas = lean["additional"]
+    assert ours == rasas and [e["event"] for e in ours] == ["user"], "only the event not stored yet"
+    assert lean["after_save"] == 7
 
 
 def test_serving_command_goes_through_the_launcher(rasa_layout, tmp_path):
