@@ -87,3 +87,12 @@ async def test_one_cited_answer_per_message_despite_retries(stack, question, law
             .where(Message.direction == "in", Message.text == question, Conversation.openid == openid)
         )
     assert received == 1, "the message was processed more than once"
+    with sessions() as session:
+        recorded = session.scalars(
+            select(Message.meta).join(Conversation).where(Message.direction == "out", Conversation.openid == openid)
+        ).all()
+    cited = [meta for meta in recorded if (meta or {}).get("citations")]
+    # One composed answer is one reply (Rasa hands it over whole): one row for the weekly report, and at most
+    # one customer-service push besides the passive reply.
+    assert len(cited) == 1
+    assert len(pushes) <= 1

@@ -1,4 +1,4 @@
-"""``rasa`` as Lawline runs it: Rasa 3.6.21's own command line with five measured fixes installed first.
+"""``rasa`` as Lawline runs it: Rasa 3.6.21's own command line with six fixes installed first.
 
 Run by Rasa's interpreter (``.venv-rasa/bin/python``, Python 3.10), never imported by the app::
 
@@ -33,6 +33,14 @@ Anything after the script name is ``rasa``'s usual arguments; the behaviour is R
    its ``count()`` wrapper per message; they now run the same SQL — the sender's events since the latest
    ``session_started`` (or all of them), in id order — as Core statements reading only the ``data`` column.
    Results are Rasa's (SQLite and PostgreSQL, checked side by side with Rasa's own methods).
+
+6. **The REST channel hands over each bot message whole.** Rasa's ``CollectingOutputChannel`` (behind
+   ``/webhooks/rest/webhook``) split a text at every blank line into separate messages, so one composed
+   answer reached the app as seven or eight: the official account pushed each as its own WeChat message
+   (over WeChat's customer-service quota), the web chat showed each as a bubble with its own rating bar,
+   and each was recorded as an answer, so the weekly report counted every question about eight times.
+   Here a bot message is one message, as the action composed it; the app splits for each channel's limits.
+   Nothing else of the message changes (buttons, custom payloads and images are sent as before).
 
 All are small and checked by ``tests/nlu/test_rasa_runtime.py`` against the installed Rasa.
 """
@@ -179,6 +187,15 @@ def _lean_sql_tracker_queries() -> None:
     SQLTrackerStore._retrieve = _retrieve
 
 
+def _whole_rest_messages() -> None:
+    from rasa.core.channels.channel import CollectingOutputChannel
+
+    async def send_text_message(self: Any, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._persist_message(self._message(recipient_id, text=text.strip()))
+
+    CollectingOutputChannel.send_text_message = send_text_message
+
+
 def install() -> None:
     """Install the fixes in this (Rasa) process; idempotent."""
     global _installed
@@ -189,6 +206,7 @@ def install() -> None:
     _pooled_sqlite_tracker_store()
     _event_class_table()
     _lean_sql_tracker_queries()
+    _whole_rest_messages()
     _installed = True
 
 

@@ -17,8 +17,10 @@ from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.utils.common import all_subclasses
 
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.channels.channel import CollectingOutputChannel
 original = RemoteAction._validate_action_result
 rasa_retrieve = SQLTrackerStore._retrieve
+rasa_send_text = CollectingOutputChannel.send_text_message
 names = sorted({cls.type_name for cls in all_subclasses(Event)}) + ["topic", "no_such_event"]
 
 def resolutions():
@@ -70,7 +72,17 @@ tracker.update(UserUttered("还有", {"name": "inform", "confidence": 0.8}))
 asyncio.run(store.save(tracker))
 back = asyncio.run(store.retrieve("r1"))
 
+# What the REST channel collects for one composed answer, a question with buttons and a custom payload.
+async def collected(send_text):
+    out = CollectingOutputChannel()
+    await send_text(out, "u1", "【标题】\n\n第一段。\n\n怎么办：\n1. 留证据。\n")
+    await out.send_response("u1", {"text": "急不急？\n\n请选", "buttons": [{"title": "不急", "payload": "3"}]})
+    await out.send_response("u1", {"custom": {"lawline": {"card": "wages"}}})
+    return out.messages
+
 print(json.dumps({
+    "collected": [asyncio.run(collected(CollectingOutputChannel.send_text_message)),
+                  asyncio.run(collected(rasa_send_text))],
     "lean_installed": SQLTrackerStore._retrieve is not rasa_retrieve,
     "resolutions_same": resolutions() == rasa_resolutions, "resolved": len(rasa_resolutions),
     "pool": type(store.engine.pool).__name__,
@@ -108,6 +120,11 @@ def test_fixes_behave_like_rasa(rasa_layout, tmp_path):
     # Every event name (and "topic", an unknown name, with and without a default) resolves as in Rasa.
     assert seen["resolutions_same"] and seen["resolved"] > 40
     assert seen["lean_installed"]
+    # A composed answer is one message (Rasa split it at blank lines); buttons and custom payloads as in Rasa.
+    ours, rasas = seen["collected"]
+    assert ours[0] == {"recipient_id": "u1", "text": "【标题】\n\n第一段。\n\n怎么办：\n1. 留证据。"}
+    assert [m["text"] for m in rasas[:3]] == ["【标题】", "第一段。", "怎么办：\n1. 留证据。"]
+    assert ours[1:] == rasas[3:] and len(ours) == 3
 
 
 # The tracker store's reads and its count of stored events in SQL Core, next to Rasa's own, on one database.
