@@ -13,14 +13,14 @@ verify → parse → handle → render/push:
   if it answers within ``passive_reply_seconds`` the first part is the passive reply and the rest is
   pushed, otherwise the request answers ``success`` and every part is pushed through the
   customer-service API ("客服消息") when ready.
-- Parts: the replies of one turn are packed into as few WeChat messages of at most 2,048 bytes as they
-  fit in, in order, paragraph breaks kept. Rasa hands a composed answer over as one message per
-  paragraph; sent one by one, a cited answer was a passive reply and seven pushes, while WeChat allows 5
-  customer-service messages per message the resident sends ("客服消息下发规则": 用户发送消息, 5 条,
-  48 小时) — the last parts were refused with 45047 and an adviser's reply could not get through. Packed,
-  a cited answer is the passive reply and at most one or two pushes. The pushes sent after a resident's
-  message are reported to the ``PushLedger`` (the conversation service), which counts them against the
-  quota the handoff's deliveries share.
+- Parts: the replies of one turn (an answer, a question that follows it, a person's replies that waited)
+  are packed into as few WeChat messages of at most 2,048 bytes as they fit in, in order, paragraph
+  breaks kept. WeChat allows 5 customer-service messages per message the resident sends ("客服消息下发规则":
+  用户发送消息, 5 条, 48 小时); sent one reply per message (and Rasa's REST channel used to split an answer
+  at every blank line), a cited answer was a passive reply and up to seven pushes, the last refused with
+  45047. Packed, a cited answer is the passive reply and at most one push. The pushes sent after a
+  resident's message are reported to the ``PushLedger`` (the conversation service), which counts them
+  against the quota the handoff's deliveries share.
 - Voice uses ``Recognition``; menu clicks map to texts or conversation prompts; subscribe gets the
   welcome; unsubscribe and other events get nothing. Logs carry hashed openids, never message text.
 """

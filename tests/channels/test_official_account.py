@@ -292,8 +292,8 @@ async def test_long_answer_is_split_passive_first_part_then_pushes(standin):
 
 
 async def test_the_replies_of_one_turn_go_out_in_as_few_messages_as_fit(standin):
-    # A cited answer as Rasa hands it over: one message per paragraph (answer, steps, places, quoted
-    # articles, citation, disclaimer, options), about 2,500 bytes in all.
+    # Seven replies in one turn (answer, steps, places, quoted articles, citation, disclaimer, options),
+    # about 2,500 bytes in all.
     sections = ["答：" + "欠薪可以先找劳动监察。" * 30, "怎么办：\n1. 留好证据。\n2. 先协商。" * 3,
                 "去哪里：\n· 县人力资源和社会保障局\n· 12348 公共法律服务热线",
                 "法律是这样规定的：\n" + "《保障农民工工资支付条例》第三十条：“……”" * 16,
