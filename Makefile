@@ -5,7 +5,7 @@ LAWLINE := $(VENV)/bin/lawline
 STAMP := $(VENV)/.bootstrapped
 RASA_STAMP := .venv-rasa/.bootstrapped
 
-.PHONY: run test setup corpus index lint typecheck postgres clean
+.PHONY: run test setup corpus index danger lint typecheck postgres clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -23,9 +23,14 @@ corpus: setup
 index: corpus
 	$(LAWLINE) index build
 
-## make run: on a fresh machine, build both virtualenvs, import the corpus, build the index, train Rasa when
-## its data changed, and serve (web chat at http://127.0.0.1:8000/chat; /wechat when LAWLINE_WECHAT_* is set).
-run: index
+# The danger classifier (handoff/data/danger): trained when its examples or the encoder changed.
+danger: setup
+	$(LAWLINE) danger train
+
+## make run: on a fresh machine, build both virtualenvs, import the corpus, build the index, train the danger
+## model and Rasa when their data changed, and serve (web chat at http://127.0.0.1:8000/chat; /wechat when
+## LAWLINE_WECHAT_* is set).
+run: index danger
 	$(LAWLINE) serve
 
 ## make test: everything make run sets up, a PostgreSQL server on loopback, then every test.

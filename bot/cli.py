@@ -408,6 +408,13 @@ def _console_group() -> click.Group:
 main.add_command(_console_group())
 
 
+def _danger_commands() -> None:
+    from bot.danger_cli import bench_danger, danger
+
+    main.add_command(danger)
+    bench.add_command(bench_danger)
+
+
 # ---- benchmarks --------------------------------------------------------------------------------
 @main.group()
 def bench() -> None:
@@ -597,3 +604,6 @@ def handoff_check(ctx: _Context, path: Path | None) -> None:
                f"{len(directory.points)} service points")
     for note in directory.notes():
         click.echo(f"note: {note}")
+
+
+_danger_commands()

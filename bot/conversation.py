@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import re
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -108,7 +109,7 @@ class ConversationService:
         waiting: list[str] = []
         who = Resident(key, user.channel, user.openid)
         if self.handoff is not None:
-            desk = await asyncio.to_thread(self.handoff.before_bot, who, text)
+            desk = await asyncio.to_thread(partial(self.handoff.before_bot, in_form=bool(buttons)), who, text)
             if desk.handled:
                 await asyncio.to_thread(self._record_out, conversation_id, user.channel, desk.replies, "handoff",
                                         desk.meta)

@@ -116,6 +116,7 @@ def run_handoff_bench(settings: Any, residents: int = 50, towns: int = 10, villa
         **{k: v for k, v in os.environ.items() if not k.startswith("LAWLINE_")},
         "LAWLINE_VAR_DIR": str(folder / "var"), "LAWLINE_DATABASE_URL": f"sqlite:///{database}",
         "LAWLINE_INDEX_DIR": str(settings.index_dir), "LAWLINE_EMBEDDING_MODEL": settings.embedding_model,
+        "LAWLINE_DANGER_MODEL": str(settings.danger_model),
         "LAWLINE_CORPUS_DIR": str(settings.corpus_dir), "LAWLINE_PORT": str(port),
         "LAWLINE_RASA_URL": f"http://127.0.0.1:{free_port()}", "LAWLINE_LOG_LEVEL": "WARNING",
         "LAWLINE_DIRECTORY": str(folder / "directory.yaml"), "LAWLINE_WECOM_API_BASE": wecom.base_url,

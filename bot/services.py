@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from bot.answers import AnswerComposer, load_reply_texts
 from bot.app import Services
@@ -34,9 +35,12 @@ from channels.storage import KeyValueStore, RedisStore, SqlStore
 from channels.texts import MENU_LEGAL_AID, ChannelTexts
 from channels.wechat_api import WeChatClient
 from handoff import HandoffService, load_directory
+from handoff.danger import Embed, Triage, ensure_model, example_files
 from handoff.directory import Directory
+from handoff.signals import SIGNALS_FILE, load_signals
 from nlu.client import RasaClient
 from nlu.errors import NluError
+from retrieval.dense import encode
 from retrieval.index import Manifest
 from retrieval.retriever import Retriever
 
@@ -56,10 +60,12 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     rasa = RasaClient(settings.rasa_url, timeout=2.0, send_timeout=settings.engine_timeout)
     http = httpx.AsyncClient(timeout=10.0)
     wechat_clients: dict[str, WeChatClient] = {}  # by channel, for a person's replies to residents
+    embed = _embedder(composer)
+    triage = load_triage(settings, embed)
     handoff = HandoffService(sessions, load_directory(settings.directory), http=http,
                              messenger=WeChatMessenger(wechat_clients), transcript=ConversationTranscript(sessions),
                              public_url=settings.public_url, wecom_api_base=settings.wecom_api_base,
-                             notifier=AdviserTemplates(wechat_clients))
+                             notifier=AdviserTemplates(wechat_clients), triage=triage, signals=triage.signals)
     conversation = ConversationService(
         sessions, engine_client or rasa, composer, engine_timeout=settings.engine_timeout, handoff=handoff.desk
     )
@@ -71,7 +77,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     eligibility = EligibilityService.from_folder(rules_dir, sessions=sessions, public_url=settings.public_url,
                                                  directory=legal_aid_points,
                                                  on_submit=pre_application_hook(handoff.tickets, sessions))
-    live = LiveFiles(_watched(settings, composer, eligibility, rules_dir, handoff, legal_aid_points),
+    live = LiveFiles(_watched(settings, composer, eligibility, rules_dir, handoff, legal_aid_points, embed),
                      interval=settings.reload_seconds)
     background = BackgroundTasks()
     routes = []
@@ -112,6 +118,9 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
             "embedding_model": composer.retriever.index.manifest.model,
             "corpus_version": composer.retriever.index.manifest.corpus_version,
             "dialogue_engine": "up" if rasa_up else "down (answering from retrieval)",
+            "danger_model": {"threshold": handoff.desk.triage.model.threshold,
+                             "fingerprint": handoff.desk.triage.model.fingerprint}
+            if handoff.desk.triage.model is not None else None,
             "official_account": bool(settings.wechat_appid),
             "mini_program": bool(settings.mp_appid),
         }
@@ -133,8 +142,22 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
                     eligibility=eligibility, store=store)
 
 
+def _embedder(composer: AnswerComposer) -> Embed:
+    """The retrieval encoder as the danger model's ``Embed`` (whatever index the composer answers from now)."""
+    def embed(texts: list[str]) -> np.ndarray:
+        return encode(composer.retriever.encoder, texts)
+
+    return embed
+
+
+def load_triage(settings: Settings, embed: Embed) -> Triage:
+    """Patterns and the danger model (trained now when the examples or the encoder changed since)."""
+    model = ensure_model(settings.danger_model, embed, settings.embedding_model)
+    return Triage(load_signals(), model, embed)
+
+
 def _watched(settings: Settings, composer: AnswerComposer, eligibility: EligibilityService, rules_dir: Path,
-             handoff: HandoffService, legal_aid_points: LegalAidPoints) -> list[Watched]:
+             handoff: HandoffService, legal_aid_points: LegalAidPoints, embed: Embed) -> list[Watched]:
     """What editors publish from the console, kept current in every worker (bot.reloading)."""
     index_dir = settings.index_dir
 
@@ -164,4 +187,6 @@ def _watched(settings: Settings, composer: AnswerComposer, eligibility: Eligibil
                 lambda loaded: eligibility.use_rules(*loaded)),
         Watched("service directory", lambda: [settings.directory], lambda: load_directory(settings.directory),
                 use_directory),
+        Watched("danger patterns and examples", lambda: [SIGNALS_FILE, *example_files()],
+                lambda: load_triage(settings, embed), handoff.use_triage),
     ]

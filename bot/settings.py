@@ -65,6 +65,7 @@ class Settings:
     console_secret: str | None
     console_session_hours: int
     reload_seconds: float
+    danger_model: Path
 
     @property
     def env_names(self) -> list[str]:
@@ -188,4 +189,5 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         console_secret=_console_secret(env),
         console_session_hours=_int(env, "LAWLINE_CONSOLE_SESSION_HOURS", 8, 1, 24 * 30),
         reload_seconds=_float(env, "LAWLINE_RELOAD_SECONDS", 10.0, 0.0, 3600.0),
+        danger_model=Path(env.get("LAWLINE_DANGER_MODEL") or var_dir / "danger" / "model.joblib").expanduser(),
     )

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff.cards import summarise
+from handoff.danger import DangerAssessment, Triage
 from handoff.delivery import count_channel_pushes, take_for_inbound
 from handoff.directory import Directory
 from handoff.models import Feedback, ResidentProfile, Ticket
@@ -61,12 +62,13 @@ class HandoffDesk:
 
     def __init__(self, sessions: sessionmaker[Session], tickets: TicketService, directory: Directory,
                  texts: HandoffTexts, signals: SignalDetector, transcript: TranscriptSource | None, *,
-                 clock: Clock) -> None:
+                 clock: Clock, triage: Triage | None = None) -> None:
         self.sessions = sessions
         self.tickets = tickets
         self.directory = directory
         self.texts = texts
         self.signals = signals
+        self.triage = triage or Triage(signals)
         self.transcript = transcript
         self.clock = clock
 
@@ -76,15 +78,20 @@ class HandoffDesk:
             count_channel_pushes(session, key, count, self.clock())
 
     # -- before the bot --------------------------------------------------------------------------------
-    def before_bot(self, who: Resident, text: str) -> DeskReply:
+    def before_bot(self, who: Resident, text: str, *, in_form: bool = False) -> DeskReply:
+        """Triage first, whatever state the conversation is in; ``in_form``: Lawline just asked a form's question.
+
+        Danger always wins: the form (or the case a person handles) is left as it was, so the resident can go
+        on with it afterwards.
+        """
         now = self.clock()
         with self.sessions.begin() as session:
             waiting = take_for_inbound(session, who.key, who.channel, who.openid, now)
             pending, data = pending_of(session.get(ResidentProfile, who.key), now)
-        danger = self.signals.danger(text)
-        if danger:
-            return DeskReply(waiting + self._danger(who, [s.label for s in danger], text), True,
-                             {"handoff": "danger"})
+        assessment = self.triage.assess(text)
+        if assessment.danger:
+            return DeskReply(waiting + self._danger(who, assessment, text, in_form=in_form),
+                             True, {"handoff": "danger", "danger": assessment.evidence()})
         if pending is not None:
             answer = self._answer_pending(who, pending, data, text)
             if answer is not None:
@@ -110,9 +117,12 @@ class HandoffDesk:
                              {"handoff": "requested"})
         return DeskReply(waiting, False)
 
-    def _danger(self, who: Resident, labels: list[str], text: str) -> list[str]:
+    def _danger(self, who: Resident, assessment: DangerAssessment, text: str, *, in_form: bool) -> list[str]:
+        labels = [s.label for s in assessment.kinds]
+        evidence = assessment.evidence()
         opened = self.tickets.open(who.key, reason="danger", urgent=True, danger=labels, summary=self._summary(who)[0],
-                                   topic=self._last_topic(who.key), channel=who.channel, openid=who.openid)
+                                   topic=self._last_topic(who.key), channel=who.channel, openid=who.openid,
+                                   evidence=evidence)
         if opened.created is False:
             self.tickets.resident_message(who.key, text)
         ticket = opened.ticket
@@ -121,8 +131,15 @@ class HandoffDesk:
         if points:
             women = self.directory.mark(self.texts.format("women_local_known", name=points[0].name,
                                                           phone=points[0].phone))
-        log.warning("danger signalled (%s); urgent ticket %d", ",".join(labels), ticket.id)
-        return [self.texts.format("emergency", women_local=women)]
+        national = self.directory.national.get("mental_health")
+        mental = f"{national.number} {national.name}" if national else "12356 心理援助热线"
+        lines = [p for p in self.directory.service_points("mental_health", near=ticket.village) if p.phone]
+        if lines:
+            mental = self.directory.mark(f"{lines[0].phone}（{lines[0].name}），或 {mental}")
+        log.warning("danger signalled (%s by %s, score %s); urgent ticket %d", ",".join(evidence["kinds"]),
+                    evidence["rule"] or "model", evidence["score"], ticket.id)
+        return [self.texts.emergency.compose([k.kind for k in assessment.kinds], in_form=in_form,
+                                             women_local=women, mental_line=mental)]
 
     # -- what the bot asked last -------------------------------------------------------------------------
     def _answer_pending(self, who: Resident, pending: str, data: dict[str, Any], text: str) -> list[str] | None:

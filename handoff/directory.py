@@ -59,6 +59,7 @@ SERVICE_KINDS = {
     "legal_aid_centre": "法律援助中心",
     "mediation_committee": "人民调解委员会",
     "womens_federation": "妇联",
+    "mental_health": "心理援助热线",
 }
 ROLES = ("village_adviser", "hotline_lawyer", "supervisor")
 SPECIALTIES = {"labour": "劳动工资", "family": "婚姻家庭、赡养抚养", "land": "土地承包", "civil": "一般民事"}

@@ -13,6 +13,7 @@ import logging
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from handoff.danger import Triage
 from handoff.delivery import DeliveryWorker
 from handoff.desk import HandoffDesk
 from handoff.directory import Directory
@@ -41,7 +42,7 @@ class HandoffService:
                  public_url: str | None = None, wecom_api_base: str = DEFAULT_WECOM_API_BASE,
                  clock: Clock = utc_now, texts: HandoffTexts | None = None, signals: SignalDetector | None = None,
                  sweep_seconds: float = 60.0, robot_per_minute: int = 20,
-                 notifier: AdviserNotifier | None = None) -> None:
+                 notifier: AdviserNotifier | None = None, triage: Triage | None = None) -> None:
         self.directory = directory
         self.texts = texts or load_texts()
         self.signals = signals or load_signals()
@@ -52,7 +53,8 @@ class HandoffService:
         self.tickets = TicketService(sessions, directory, self.texts, clock=clock,
                                      link=(lambda i: f"{base}{ticket_path(i)}") if base else (lambda _i: None),
                                      wake_robots=self.robots.wake, wake_deliveries=self.deliveries.wake)
-        self.desk = HandoffDesk(sessions, self.tickets, directory, self.texts, self.signals, transcript, clock=clock)
+        self.desk = HandoffDesk(sessions, self.tickets, directory, self.texts, self.signals, transcript, clock=clock,
+                                triage=triage)
         self.sweep_seconds = sweep_seconds
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -65,6 +67,12 @@ class HandoffService:
         self.desk.directory = directory
         for note in directory.notes():
             log.warning("handoff directory: %s", note)
+
+    def use_triage(self, triage: Triage) -> None:
+        """Check danger with ``triage`` from now on (staff published new patterns or examples; bot.reloading)."""
+        self.signals = triage.signals
+        self.desk.signals = triage.signals
+        self.desk.triage = triage
 
     def start(self) -> None:
         """Start the workers on the running event loop (the app's lifespan)."""

@@ -1,9 +1,10 @@
 """What in a resident's message makes Lawline hand over to a person: danger, and cases beyond self-help.
 
-Danger (domestic violence, threats, self-harm, a group confrontation) is checked before anything else;
-the first reply then gives the emergency numbers and the ticket is urgent. Complexity (a court date, a
-large claim, several parties) makes the bot offer a person after its answer. Both come from curated
-patterns in ``handoff/data/signals.yaml``; nothing is inferred by a model.
+Danger (domestic violence, assault, threats, self-harm, a child or a vulnerable adult at risk, detention, a
+group confrontation, an injury) is checked before anything else; the first reply then gives the emergency
+numbers and the ticket is urgent. Complexity (a court date, a large claim, several parties) makes the bot
+offer a person after its answer. Both come from curated patterns in ``handoff/data/signals.yaml``; for
+danger, ``handoff.danger`` adds a classifier trained on the team's examples.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from handoff.errors import DirectoryError
 __all__ = ["SIGNALS_FILE", "Signal", "SignalDetector", "load_signals", "yuan_amounts"]
 
 SIGNALS_FILE = Path(__file__).resolve().parent / "data" / "signals.yaml"
-DANGER_KINDS = ("domestic_violence", "threat", "self_harm", "group_confrontation")
+# In the order the first reply takes them (handoff.desk): who needs 110 first, then 120, then the rest.
+DANGER_KINDS = ("self_harm", "domestic_violence", "assault", "threat", "child_at_risk", "vulnerable_adult",
+                "detention", "group_confrontation", "injury")
 COMPLEXITY_KINDS = ("court", "several_parties", "large_claim")
 _DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -41,9 +44,13 @@ class _Rule:
     ignore: tuple[str, ...]
 
     def matches(self, text: str) -> bool:
+        return self.first_match(text) is not None
+
+    def first_match(self, text: str) -> int | None:
+        """The number (from 1) of the first pattern that fires, or None."""
         for phrase in self.ignore:
             text = text.replace(phrase, "")
-        return any(p.search(text) for p in self.patterns)
+        return next((n for n, p in enumerate(self.patterns, 1) if p.search(text)), None)
 
 
 def _chinese_number(text: str) -> float | None:
@@ -84,8 +91,28 @@ class SignalDetector:
 
     def danger(self, text: str) -> list[Signal]:
         """The kinds of danger the message signals (empty: none)."""
+        return [signal for signal, _rule in self.danger_rules(text)]
+
+    def danger_rules(self, text: str) -> list[tuple[Signal, str]]:
+        """Each kind of danger found, with the pattern that fired as ``kind#n`` (n-th pattern of the kind)."""
         compact = re.sub(r"\s+", "", text)
-        return [Signal(r.kind, r.label) for r in self._danger if r.matches(compact)]
+        found = []
+        for rule in self._danger:
+            number = rule.first_match(compact)
+            if number is not None:
+                found.append((Signal(rule.kind, rule.label), f"{rule.kind}#{number}"))
+        return found
+
+    def without_ignored(self, text: str) -> str:
+        """``text`` without any danger kind's ``ignore`` phrases (a law's name, 想死你们了): what the model reads."""
+        for rule in self._danger:
+            for phrase in rule.ignore:
+                text = text.replace(phrase, "")
+        return text
+
+    def labels(self) -> dict[str, str]:
+        """The Chinese name of every danger kind."""
+        return {r.kind: r.label for r in self._danger}
 
     def complexity(self, text: str) -> list[Signal]:
         """Why the case may be beyond self-help (empty: nothing found)."""

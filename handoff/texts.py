@@ -11,12 +11,13 @@ import yaml
 
 from handoff.errors import DirectoryError
 
-__all__ = ["CANNED_FILE", "TEXTS_FILE", "CannedReply", "HandoffTexts", "load_canned_replies", "load_texts"]
+__all__ = ["CANNED_FILE", "TEXTS_FILE", "CannedReply", "EmergencyTexts", "HandoffTexts", "load_canned_replies",
+           "load_texts"]
 
 TEXTS_FILE = Path(__file__).resolve().parent / "data" / "texts.yaml"
 CANNED_FILE = Path(__file__).resolve().parent / "data" / "canned_replies.yaml"
 _REQUIRED = (
-    "emergency", "women_local_unknown", "women_local_known", "ask_village", "village_unknown", "village_ambiguous",
+    "women_local_unknown", "women_local_known", "ask_village", "village_unknown", "village_ambiguous",
     "village_remembered", "escalated_adviser", "escalated_hotline", "escalated_unconfigured", "out_of_hours",
     "out_of_hours_unknown", "callback_booked", "callback_declined", "phone_invalid", "already_open", "waiting_ack",
     "ended_by_resident", "nothing_to_end", "rating_ask", "rating_thanks", "rating_comment_thanks", "closed_notice",
@@ -33,6 +34,23 @@ def normalise_command(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class EmergencyTexts:
+    """The first reply to danger, put together from the lines each kind of danger asks for."""
+
+    head: str
+    lines: dict[str, str]
+    kinds: dict[str, tuple[str, ...]]  # the lines of each kind, in the order they are said
+    tail: str
+    resume: str
+
+    def compose(self, kinds: list[str], *, in_form: bool = False, **values: Any) -> str:
+        """Head, the lines of each of ``kinds`` in turn (each line once), tail: the first kind speaks first."""
+        wanted = dict.fromkeys(line for kind in kinds for line in self.kinds.get(kind, ("police",)))
+        body = [self.lines[name].format(**values) for name in wanted]
+        return "\n".join([self.head, *body, self.tail, *([self.resume] if in_form else [])])
+
+
+@dataclass(frozen=True)
 class HandoffTexts:
     """The texts by name; ``commands`` are the exact phrases residents type (normalised)."""
 
@@ -40,6 +58,7 @@ class HandoffTexts:
     roles: dict[str, str]
     targets: dict[str, str]
     commands: dict[str, frozenset[str]]
+    emergency: EmergencyTexts
 
     def __getitem__(self, name: str) -> str:
         return self.texts[name]
@@ -64,14 +83,45 @@ def load_texts(path: Path = TEXTS_FILE) -> HandoffTexts:
     for group in ("roles", "targets"):
         if not isinstance(data.get(group), dict):
             missing.append(group)
+    emergency, problems = _emergency(data.get("emergency"))
     if missing:
-        raise DirectoryError([f"{path}: missing or not text: {', '.join(missing)}"])
+        problems.insert(0, f"missing or not text: {', '.join(missing)}")
+    if problems:
+        raise DirectoryError([f"{path}: {p}" for p in problems])
+    assert emergency is not None
     return HandoffTexts(
         texts={k: str(data[k]).strip() for k in _REQUIRED},
         roles={str(k): str(v) for k, v in data["roles"].items()},
         targets={str(k): str(v) for k, v in data["targets"].items()},
         commands={k: frozenset(normalise_command(str(v)) for v in data["commands"][k]) for k in _COMMANDS},
+        emergency=emergency,
     )
+
+
+def _emergency(node: Any) -> tuple[EmergencyTexts | None, list[str]]:
+    from handoff.signals import DANGER_KINDS
+
+    if not isinstance(node, dict):
+        return None, ["emergency: give head, lines, kinds, tail and resume"]
+    problems = [f"emergency.{k}: missing or not text" for k in ("head", "tail", "resume")
+                if not isinstance(node.get(k), str)]
+    lines, kinds = node.get("lines"), node.get("kinds")
+    if not isinstance(lines, dict) or not all(isinstance(v, str) for v in lines.values()):
+        return None, [*problems, "emergency.lines: a mapping of name: text"]
+    if not isinstance(kinds, dict):
+        return None, [*problems, "emergency.kinds: a mapping of kind: [line names]"]
+    for kind in DANGER_KINDS:
+        names = kinds.get(kind)
+        if not isinstance(names, list) or not names:
+            problems.append(f"emergency.kinds.{kind}: missing (list the lines this kind of danger needs)")
+        else:
+            problems += [f"emergency.kinds.{kind}: no line named {n!r}" for n in names if n not in lines]
+    problems += [f"emergency.kinds.{k}: not a kind of danger" for k in kinds if k not in DANGER_KINDS]
+    if problems:
+        return None, problems
+    return EmergencyTexts(str(node["head"]).strip(), {str(k): str(v).strip() for k, v in lines.items()},
+                          {str(k): tuple(str(n) for n in v) for k, v in kinds.items()}, str(node["tail"]).strip(),
+                          str(node["resume"]).strip()), []
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from handoff._db import rowcount
@@ -110,11 +110,14 @@ class TicketService:
     # -- opening ---------------------------------------------------------------------------------------
     def open(self, conversation_key: str, *, reason: str, topic: str | None = None, summary: str = "",
              urgent: bool = False, danger: Iterable[str] = (), village: str | None = None,
-             answered: Iterable[str] = (), channel: str | None = None, openid: str | None = None) -> Opened:
+             answered: Iterable[str] = (), channel: str | None = None, openid: str | None = None,
+             evidence: dict[str, Any] | None = None) -> Opened:
         """Open (or, when one is active, update) the resident's ticket, route it and queue its card.
 
         ``reason`` is one of ``REASONS_ALLOWED`` (e.g. ``legal_aid_pre_application``); ``village`` a place code
-        (default: the one the resident gave before); ``summary`` what the staff should read first.
+        (default: the one the resident gave before); ``summary`` what the staff should read first;
+        ``evidence`` what made triage call it danger (the pattern or the model's score), kept on the ticket.
+        Danger on an active ticket alerts its group at once, every time (the person handling it must know).
         """
         if reason not in REASONS_ALLOWED:
             raise ValueError(f"unknown reason {reason!r}")
@@ -127,14 +130,14 @@ class TicketService:
             village = village if self.directory.place(village) else resident.village
             existing = self._active(session, conversation_key)
             if existing is not None:
-                self._update_existing(session, existing, urgent, danger_text, summary, reason, now)
+                self._update_existing(session, existing, urgent, danger_text, summary, reason, now, evidence)
                 route = Route(existing.target, existing.group_id, existing.assignee, existing.state != "callback",
                               existing.callback_at)
                 result = Opened(existing, route, False)
             else:
                 route = self.router.route(topic=topic, village=village, at=now, urgent=urgent)
                 ticket = self._new(session, conversation_key, channel, openid, reason, topic, summary, urgent,
-                                   danger_text, village, tuple(answered), route, now)
+                                   danger_text, village, tuple(answered), route, now, evidence)
                 result = Opened(ticket, route, True)
         self._wake_robots()
         log.info("ticket %d %s (%s, urgent=%s, target=%s)", result.ticket.id,
@@ -143,7 +146,8 @@ class TicketService:
 
     def _new(self, session: Session, key: str, channel: str | None, openid: str | None, reason: str,
              topic: str | None, summary: str, urgent: bool, danger: str | None, village: str | None,
-             answered: tuple[str, ...], route: Route, now: dt.datetime) -> Ticket:
+             answered: tuple[str, ...], route: Route, now: dt.datetime,
+             evidence: dict[str, Any] | None = None) -> Ticket:
         schedule = self.router.schedule(route.target)
         policy = self.directory.policy
         if urgent:
@@ -163,23 +167,35 @@ class TicketService:
         session.add(ticket)
         session.flush()
         _event(session, ticket, "opened", "bot", now, reason=reason, target=route.target, group=route.group_id,
-               urgent=urgent, danger=danger, on_duty=route.on_duty)
+               urgent=urgent, danger=danger, on_duty=route.on_duty, triage=evidence)
         self._queue_card(session, ticket, (route.group_id, *route.copy_groups), now)
         return ticket
 
     def _update_existing(self, session: Session, ticket: Ticket, urgent: bool, danger: str | None, summary: str,
-                         reason: str, now: dt.datetime) -> None:
+                         reason: str, now: dt.datetime, evidence: dict[str, Any] | None = None) -> None:
         _event(session, ticket, "asked_again", "bot", now, reason=reason)
         if summary and summary not in ticket.summary:
             ticket.summary = (ticket.summary + "\n" + summary).strip()[-MAX_SUMMARY_CHARS:]
+        groups = tuple(dict.fromkeys(g for g in (ticket.group_id, self.directory.hotline_group) if g))
         if urgent and not ticket.urgent:
             ticket.urgent = True
             ticket.danger = danger
             ticket.first_response_due = now + dt.timedelta(minutes=self.directory.policy.urgent_first_response_minutes)
-            _event(session, ticket, "marked_urgent", "bot", now, danger=danger)
-            groups = [ticket.group_id]
-            groups += [g for g in (self.directory.hotline_group,) if g != ticket.group_id]
-            self._queue_card(session, ticket, tuple(groups), now)
+            _event(session, ticket, "marked_urgent", "bot", now, danger=danger,
+                   triage=evidence)
+            self._queue_card(session, ticket, groups, now)
+        elif urgent:  # danger again on an urgent case: whoever handles it hears of it now, not at the next sweep
+            if danger and danger not in (ticket.danger or ""):
+                ticket.danger = "、".join(filter(None, [ticket.danger, danger]))[:100]
+            _event(session, ticket, "danger_again", "bot", now, danger=danger,
+                   triage=evidence)
+            owner = self.directory.person(ticket.owner)
+            detail = f"居民又发来危险信息（{danger or '紧急'}），请马上联系居民。"
+            if owner is not None:
+                detail = f"{owner.name}：{detail}"
+            text = note_markdown("紧急：居民又发来危险信息", ticket, self.directory, self.link(ticket.id), detail)
+            for group in groups:
+                enqueue_robot_message(session, group, "note", text, ticket.id, now)
 
     def _queue_card(self, session: Session, ticket: Ticket, groups: tuple[str | None, ...], now: dt.datetime) -> None:
         text = card_markdown(ticket, self.directory, self.link(ticket.id))
@@ -220,18 +236,22 @@ class TicketService:
         with self.sessions() as session:
             return self._active(session, conversation_key)
 
-    def get(self, ticket_id: int) -> Ticket:
-        """The ticket with its events."""
+    def get(self, ticket_id: int, *, where: ColumnElement[bool] | None = None) -> Ticket:
+        """The ticket with its events; not found also when it fails ``where`` (the caller's access rule)."""
         with self.sessions() as session:
-            ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events)))
+            query = select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.events))
+            ticket = session.scalar(query if where is None else query.where(where))
             if ticket is None:
                 raise TicketNotFound(ticket_id, "no such ticket")
             return ticket
 
-    def queue(self, *, states: Iterable[str] = ACTIVE, owner: str | None = None, limit: int = 200) -> list[Ticket]:
-        """Tickets in ``states``: urgent first, then by first-response deadline and age."""
+    def queue(self, *, states: Iterable[str] = ACTIVE, owner: str | None = None, limit: int = 200,
+              where: ColumnElement[bool] | None = None) -> list[Ticket]:
+        """Tickets in ``states`` (and matching ``where``): urgent first, then by first-response deadline and age."""
         with self.sessions() as session:
             query = select(Ticket).where(Ticket.state.in_(tuple(states)))
+            if where is not None:
+                query = query.where(where)
             if owner is not None:
                 query = query.where(Ticket.owner == owner)
             query = query.order_by(Ticket.urgent.desc(), case((Ticket.state == "claimed", 1), else_=0),

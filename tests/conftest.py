@@ -88,7 +88,18 @@ def corpus_index(tmp_path_factory, use_encoder):
     assert not import_corpus(CORPUS, sessions).failed
     result = build_index(sessions, folder / "index", use_encoder, "use-multilingual-v3")
     _sqlite_copy(folder / "db.sqlite3", folder / PRISTINE)
+    danger_model(folder, use_encoder)
     return folder / "index", sessions, result
+
+
+def danger_model(folder: Path, use_encoder) -> Path:
+    """The danger model trained once per run on the shipped examples, beside the shared index (read-only)."""
+    from handoff.danger import ensure_model
+    from retrieval.dense import encode
+
+    path = folder / "danger" / "model.joblib"
+    ensure_model(path, lambda texts: encode(use_encoder, texts), "use-multilingual-v3")
+    return path
 
 
 PRISTINE = "pristine.sqlite3"
@@ -157,6 +168,7 @@ def app_settings(corpus_index, var: Path, **overrides: str):
         "LAWLINE_VAR_DIR": str(var),
         "LAWLINE_DATABASE_URL": f"sqlite:///{corpus_index[0].parent / 'db.sqlite3'}",
         "LAWLINE_INDEX_DIR": str(corpus_index[0]),
+        "LAWLINE_DANGER_MODEL": str(corpus_index[0].parent / "danger" / "model.joblib"),
         **overrides,
     }
     return load_settings(env, dotenv=var / "none")

@@ -1,12 +1,12 @@
-"""Other editable data under review: eligibility rules, provincial standards, the service directory.
+"""Other editable data under review: eligibility rules, provincial standards, the service directory, danger.
 
 The rules are issue #4's ``corpus/data/eligibility``; the directory is issue #5's ``LAWLINE_DIRECTORY``.
 
 An editor changes one YAML file as text; the draft is checked with the owning package's own loader
 (``bot.eligibility.load_rules``, ``handoff.directory.load_directory``) on a copy before it can be
 submitted, and again when a reviewer publishes it (an atomic file replace, in the same step as marking the
-draft published). The running services read these files at start: a published change takes effect when
-the app restarts (the console says so).
+draft published). Every worker loads a published file within ``LAWLINE_RELOAD_SECONDS`` (``bot.reloading``);
+new danger examples retrain the danger model there.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.settings import Settings
 
-__all__ = ["DataFileError", "DataSet", "data_sets", "validate_data_file"]
+__all__ = ["DataFileError", "DataSet", "danger_data_set", "data_sets", "validate_data_file"]
 
 MAX_DATA_FILE = 2 * 1024 * 1024
 
@@ -69,6 +69,26 @@ def _check_directory(folder: Path, changed: str) -> None:
         raise DataFileError(str(exc)) from None
 
 
+def _check_danger(folder: Path, _changed: str) -> None:
+    from handoff.danger import load_examples
+    from handoff.errors import DirectoryError
+    from handoff.signals import load_signals
+
+    try:
+        load_signals(folder / "signals.yaml")
+        load_examples(folder / "danger")
+    except DirectoryError as exc:
+        raise DataFileError(str(exc)) from None
+
+
+def danger_data_set() -> DataSet:
+    """The danger patterns and the model's training examples (``handoff/data``); a publish retrains the model."""
+    from handoff.signals import SIGNALS_FILE
+
+    return DataSet("danger", "危险信号（规则和训练例句）", SIGNALS_FILE.parent, ("signals.yaml", "danger/*.jsonl"),
+                   _check_danger)
+
+
 def data_sets(settings: Settings) -> dict[str, DataSet]:
     """The editable data sets of this installation (only those whose package is present)."""
     sets: dict[str, DataSet] = {}
@@ -81,6 +101,7 @@ def data_sets(settings: Settings) -> dict[str, DataSet]:
         root = rules_folder(Path(settings.corpus_dir))
         sets["eligibility"] = DataSet("eligibility", "法律援助条件和各省经济困难标准", root,
                                       ("rules.yaml", "provinces/*.yaml"), _check_rules)
+    sets["danger"] = danger_data_set()
     directory = getattr(settings, "directory", None)
     if isinstance(directory, Path):
         sets["directory"] = DataSet("directory", "服务目录（乡镇、村、法律顾问、服务点、值班表）", directory.parent,

@@ -53,6 +53,7 @@ def copy_corpus_env(corpus_index, root: Path, **overrides: str) -> ConsoleEnv:
         "LAWLINE_VAR_DIR": str(root / "var"),
         "LAWLINE_DATABASE_URL": url,
         "LAWLINE_INDEX_DIR": str(root / "index"),
+        "LAWLINE_DANGER_MODEL": str(index_dir.parent / "danger" / "model.joblib"),
         "LAWLINE_CORPUS_DIR": str(root / "corpus"),
         "LAWLINE_RASA_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: Rasa is down
         "LAWLINE_ENGINE_TIMEOUT": "1.0",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from handoff.desk import HandoffDesk, Resident
 from handoff.directory import load_directory
-from handoff.models import Feedback, OutboxMessage, ResidentProfile, Ticket
+from handoff.models import Feedback, OutboxMessage, ResidentProfile, Ticket, TicketEvent
 from handoff.signals import load_signals
 from handoff.texts import load_texts
 from handoff.tickets import TicketService
@@ -42,6 +42,66 @@ def test_danger_comes_first_with_the_emergency_numbers_and_an_urgent_ticket(desk
     assert "示例县妇联：000-0000-0003" in text and "【演示数据" in text  # sample data is marked
     [ticket] = _tickets(sessions)
     assert ticket.urgent and ticket.reason == "danger" and ticket.danger == "家庭暴力"
+    assert "保护令" in text and text.index("110") < text.index("12338")
+    assert reply.meta["danger"] == {"kinds": ["domestic_violence"], "rule": "domestic_violence#2", "score": None,
+                                    "threshold": None, "by": "pattern"}
+    with sessions() as session:
+        [opened] = [e for e in session.scalars(select(TicketEvent)) if e.kind == "opened"]
+    assert opened.data["triage"]["rule"] == "domestic_violence#2"  # which rule fired stays on the ticket
+
+
+def _first_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("·")]
+
+
+def test_self_harm_gets_120_and_the_mental_health_line_with_a_calm_sentence(desk):
+    text = desk.before_bot(WHO, "活不下去了，不想再撑了").replies[0]
+    assert "12356" in text and "120" in text and "不是一个人" in text
+    assert "12338" not in text and "保护令" not in text  # not the domestic-violence lines
+    assert text.index("不是一个人") < text.index("120") < text.index("12356")
+
+
+def test_a_child_at_risk_gets_110_and_12355(desk):
+    text = desk.before_bot(WHO, "孩子被人带走了，找不到了").replies[0]
+    lines = _first_lines(text)
+    assert "110" in lines[0] and any("12355" in line for line in lines)
+
+
+def test_an_injury_gets_120_first(desk):
+    text = desk.before_bot(WHO, "工友刚才从架子上摔下来，叫不醒").replies[0]
+    assert "120" in _first_lines(text)[0]
+
+
+def test_a_threat_gets_110_first_and_no_lines_for_other_kinds(desk):
+    text = desk.before_bot(WHO, "他扬言要烧了我家房子").replies[0]
+    lines = _first_lines(text)
+    assert "110" in lines[0] and "12356" not in text and "12355" not in text
+
+
+def test_inside_a_form_the_reply_says_the_question_waits(desk):
+    text = desk.before_bot(WHO, "他扬言要烧了我家房子", in_form=True).replies[0]
+    assert text.endswith(load_texts().emergency.resume)
+    assert load_texts().emergency.resume not in desk.before_bot(WHO, "他扬言要烧了我家房子").replies[0]
+
+
+def test_danger_during_a_claimed_case_alerts_its_group_at_once(desk, sessions):
+    desk.before_bot(WHO, "转人工")
+    desk.before_bot(WHO, "示例镇示例村")
+    [ticket] = _tickets(sessions)
+    desk.tickets.claim(ticket.id, "p-adviser-1")
+    reply = desk.before_bot(WHO, "他又拿着斧头来了")
+    assert "110" in reply.replies[0]
+    [ticket] = _tickets(sessions)
+    assert ticket.urgent and ticket.state == "claimed"  # still the adviser's case, now urgent
+    with sessions() as session:
+        cards = [m for m in session.scalars(select(OutboxMessage)) if "紧急" in m.payload["markdown"]["content"]]
+    assert {m.group_id for m in cards} >= {ticket.group_id}
+    desk.before_bot(WHO, "他说要弄死我")
+    with sessions() as session:
+        notes = [m for m in session.scalars(select(OutboxMessage))
+                 if "居民又发来危险信息" in m.payload["markdown"]["content"]]
+        kinds = [e.kind for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))]
+    assert notes and notes[0].group_id == ticket.group_id and "danger_again" in kinds
 
 
 def test_the_village_is_asked_once_and_remembered(desk, sessions):

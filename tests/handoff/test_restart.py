@@ -31,7 +31,7 @@ def _serve(env, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
         **{k: v for k, v in os.environ.items() if not k.startswith("LAWLINE_")},
         "LAWLINE_VAR_DIR": str(s.var_dir), "LAWLINE_DATABASE_URL": s.database_url,
         "LAWLINE_INDEX_DIR": str(s.index_dir), "LAWLINE_CORPUS_DIR": str(s.corpus_dir),
-        "LAWLINE_RASA_URL": s.rasa_url, "LAWLINE_ENGINE_TIMEOUT": "1.0", "LAWLINE_CONSOLE_SECRET": s.console_secret,
+        "LAWLINE_DANGER_MODEL": str(s.danger_model), "LAWLINE_RASA_URL": s.rasa_url, "LAWLINE_ENGINE_TIMEOUT": "1.0", "LAWLINE_CONSOLE_SECRET": s.console_secret,
         "LAWLINE_PORT": str(port), "LAWLINE_DIRECTORY": str(s.directory), "LAWLINE_WECOM_API_BASE": s.wecom_api_base,
         "LAWLINE_PUBLIC_URL": s.public_url, "LAWLINE_WECHAT_TOKEN": s.wechat_token,
         "LAWLINE_WECHAT_APPID": s.wechat_appid, "LAWLINE_WECHAT_APPSECRET": s.wechat_appsecret,
