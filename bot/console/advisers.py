@@ -3,49 +3,53 @@
 Served under the console's mount (``/console/cases…``) with the console's sign-in, roles, CSRF and audit
 (``bot.console.auth``, issue #6): advisers (role ``adviser``) and supervisors (``admin``). A console
 account is linked to a person of the service directory by its username (``p-adviser-1`` …); replies are
-signed with that person's role and name. Every action is a ``TicketService`` call (its own transaction and
-ticket history) followed by an audit entry. Mobile first: one column, big buttons, no script needed.
+signed with that person's role and name. Which cases an account sees and acts on is ``bot.console.access``
+(issue #16): every route here reads tickets through its filter, so a case outside it is 404 and never listed.
+Every action is a ``TicketService`` call (its own transaction and ticket history) followed by an audit
+entry. Mobile first: one column, big buttons, no script needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.console.auth import Account, audit, current_account, form_data, require_role, transaction
+from bot.console.access import CASE_ROLES, actor, case_filter, case_scope, unknown_places
+from bot.console.auth import audit, current_account, form_data, require_role, transaction
+from bot.console.danger_reports import report_missed_danger
+from bot.console.drafts import DraftError
 from bot.console.templating import error_page, render
 from handoff.cards import REASONS
 from handoff.directory import SPECIALTIES, TOPIC_SPECIALTY
 from handoff.errors import TicketError, TicketNotFound
 from handoff.models import Ticket
 from handoff.service import HandoffService
+from handoff.signals import DANGER_KINDS
 from handoff.texts import load_canned_replies
 from handoff.tickets import OUTCOMES, TARGETS
 
 __all__ = ["adviser_routes"]
 
+log = logging.getLogger(__name__)
+
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "advisers"
-ROLES = ("adviser", "admin")
 STATE_NAMES = {"open": "待认领", "claimed": "处理中", "callback": "预约回电", "closed": "已办结"}
 EVENT_NAMES = {
     "opened": "转入人工", "card_queued": "推送到工作群", "claimed": "认领", "staff_reply": "回复居民",
     "resident_message": "居民留言", "transferred": "转办", "closed": "办结", "reminded": "超时提醒",
     "escalated": "上报负责人", "resolution_overdue": "办理超期", "timed_out": "等待超时，改为回电",
     "callback_booked": "预约回电", "asked_again": "居民再次要求", "marked_urgent": "标为紧急", "rated": "居民评分",
-    "template_queued": "公众号提醒顾问",
+    "template_queued": "公众号提醒顾问", "danger_again": "居民又发来危险信息",
 }
-
-
-def _actor(account: Account, handoff: HandoffService) -> str:
-    """The directory person behind a console account (its username), else the account itself."""
-    person = handoff.directory.person(account.username)
-    return person.id if person is not None else f"account:{account.username}"
 
 
 def _local(handoff: HandoffService, value: dt.datetime | None) -> str:
@@ -87,28 +91,44 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         values.setdefault("sample", handoff.directory.sample)
         return render(request, template, values, status_code=status, template_dirs=(TEMPLATES,))
 
-    @require_role(*ROLES)
+    def visible(request: Request) -> ColumnElement[bool]:
+        """The signed-in account's access rule as a filter on tickets (the directory as loaded now)."""
+        return case_filter(case_scope(current_account(request), handoff.directory))
+
+    async def visible_ticket(request: Request, ticket_id: int) -> Ticket | None:
+        """The case if the account may see it; None (answer 404) whether it is someone else's or not there."""
+        try:
+            return await asyncio.to_thread(tickets.get, ticket_id, where=visible(request))
+        except TicketNotFound:
+            log.info("console account %d: case %d not found or not theirs", current_account(request).id, ticket_id)
+            return None
+
+    @require_role(*CASE_ROLES)
     async def queue(request: Request) -> Response:
         account = current_account(request)
         view = request.query_params.get("view", "open")
-        actor = _actor(account, handoff)
+        where = visible(request)
         if view == "mine":
-            rows = await asyncio.to_thread(tickets.queue, states=("claimed",), owner=actor)
+            rows = await asyncio.to_thread(tickets.queue, states=("claimed",), owner=actor(account, handoff.directory),
+                                           where=where)
         elif view == "closed":
-            rows = await asyncio.to_thread(tickets.queue, states=("closed",), limit=100)
+            rows = await asyncio.to_thread(tickets.queue, states=("closed",), limit=100, where=where)
             rows = sorted(rows, key=lambda t: t.id, reverse=True)
         else:
             view = "open"
-            rows = await asyncio.to_thread(tickets.queue, states=("open", "callback", "claimed"))
+            rows = await asyncio.to_thread(tickets.queue, states=("open", "callback", "claimed"), where=where)
+        unknown = unknown_places(account, handoff.directory) if account.role == "adviser" else []
+        notes = [*handoff.directory.notes(),
+                 *([f"服务目录里找不到您负责的：{'、'.join(unknown)}（请管理员改成目录里的村、乡镇名称或代码）"]
+                   if unknown else [])]
         return page(request, "cases.html", {"title": "案件", "view": view, "rows": [_view(handoff, t) for t in rows],
-                                            "notes": handoff.directory.notes()})
+                                            "notes": notes, "flash": request.query_params.get("flash", "")[:100]})
 
-    @require_role(*ROLES)
+    @require_role(*CASE_ROLES)
     async def case(request: Request) -> Response:
         ticket_id = int(request.path_params["ticket_id"])
-        try:
-            ticket = await asyncio.to_thread(tickets.get, ticket_id)
-        except TicketNotFound:
+        ticket = await visible_ticket(request, ticket_id)
+        if ticket is None:
             return error_page(request, 404, "没有这个案件。")
         transcript = []
         source = handoff.desk.transcript
@@ -118,22 +138,29 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         who = {"resident": "居民", "bot": "机器人", "system": "系统"}
         events = [(_local(handoff, e.at), EVENT_NAMES.get(e.kind, e.kind), who.get(e.actor) or _name(handoff, e.actor),
                    e.text) for e in ticket.events if e.kind not in ("card_queued", "template_queued")]
-        mine = ticket.state == "claimed" and ticket.owner == _actor(current_account(request), handoff)
+        mine = ticket.state == "claimed" and ticket.owner == actor(current_account(request), handoff.directory)
         advisers = [p for p in d.people.values() if p.role == "village_adviser"]
+        triage = next((e.data.get("triage") for e in reversed(ticket.events)
+                       if isinstance(e.data, dict) and isinstance(e.data.get("triage"), dict)), None)
         return page(request, "case.html", {
+            "triage": _triage_view(triage, handoff), "said": _short_lines(transcript),
+            "danger_kinds": handoff.desk.triage.signals.labels(),
             "title": f"案件 #{ticket.id}", **_view(handoff, ticket), "events": events, "mine": mine,
             "transcript": [(line, _local(handoff, line.at)) for line in transcript], "canned": canned,
             "outcomes": OUTCOMES, "targets": {t: handoff.texts.targets.get(t, t) for t in TARGETS},
             "advisers": advisers, "flash": request.query_params.get("flash", "")[:100],
         })
 
-    @require_role(*ROLES)
+    @require_role(*CASE_ROLES)
     async def act(request: Request) -> Response:
         ticket_id = int(request.path_params["ticket_id"])
         action = request.path_params["action"]
         account = current_account(request)
-        actor = _actor(account, handoff)
+        person = actor(account, handoff.directory)
         form = form_data(request)
+        ticket = await visible_ticket(request, ticket_id)  # before anything else: not theirs is not there
+        if ticket is None:
+            return error_page(request, 404, "没有这个案件。")
 
         def field(name: str, limit: int = 2000) -> str:
             value = form.get(name)
@@ -142,30 +169,44 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         data: dict[str, Any]
         try:
             if action == "claim":
-                await asyncio.to_thread(tickets.claim, ticket_id, actor)
+                await asyncio.to_thread(tickets.claim, ticket_id, person)
                 flash, data = "已认领", {}
             elif action == "reply":
                 text = field("text", 5000) or _canned(canned, field("canned"))
-                await asyncio.to_thread(tickets.reply, ticket_id, actor, text)
+                await asyncio.to_thread(tickets.reply, ticket_id, person, text)
                 flash, data = "已发送给居民", {"chars": len(text)}
             elif action == "transfer":
                 target = field("target", 20)
                 to_person = field("to_person", 60) or None
-                await asyncio.to_thread(tickets.transfer, ticket_id, actor, target, to_person=to_person,
+                await asyncio.to_thread(tickets.transfer, ticket_id, person, target, to_person=to_person,
                                         note=field("note"))
                 flash, data = "已转办", {"target": target, "to": to_person}
             elif action == "close":
                 outcome = field("outcome", 40)
-                await asyncio.to_thread(tickets.close, ticket_id, actor, outcome, field("note"))
+                await asyncio.to_thread(tickets.close, ticket_id, person, outcome, field("note"))
                 flash, data = "已办结", {"outcome": outcome}
+            elif action == "report_danger":
+                said = await asyncio.to_thread(_resident_lines, handoff, ticket.conversation_key)
+                chosen, kind = field("message", 20), field("kind", 40)
+                found = [text for text in said if _line_key(text) == chosen]
+                if not found or kind not in DANGER_KINDS:
+                    return error_page(request, 400, "请选出居民的那句话和危险的种类。")
+                with transaction(request) as session:
+                    draft = report_missed_danger(session, account, found[0], kind, ticket_id)
+                flash, data = "已提交审核：审核员通过后，这句话会成为危险识别的训练例句", {"kind": kind,
+                                                                                 "draft": draft.id}
             else:
                 return error_page(request, 404, "没有这个操作。")
         except TicketNotFound:
             return error_page(request, 404, "没有这个案件。")
         except TicketError as exc:
             return error_page(request, 409, _calm(exc.reason))
+        except DraftError as exc:
+            return error_page(request, 409, str(exc))
         with transaction(request) as session:
             audit(session, account, f"case.{action}", f"ticket:{ticket_id}", data)
+        if action == "transfer" and await visible_ticket(request, ticket_id) is None:  # handed out of their reach
+            return RedirectResponse(f"/console/cases?flash={flash}", status_code=303)
         return RedirectResponse(f"/console/cases/{ticket_id}?flash={flash}", status_code=303)
 
     return [
@@ -173,6 +214,34 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         Route("/cases/{ticket_id:int}", case, name="console_case_ticket"),
         Route("/cases/{ticket_id:int}/{action}", act, methods=["POST"], name="console_case_action"),
     ]
+
+
+def _resident_lines(handoff: HandoffService, key: str) -> list[str]:
+    """What the resident wrote, oldest first (the same lines the case page lists for a report)."""
+    source = handoff.desk.transcript
+    lines = source.recent(key, 60) if source is not None else []
+    return [line.text for line in lines if line.direction == "in"]
+
+
+def _line_key(text: str) -> str:
+    """A resident's line as a form value that stays the same when newer messages arrive."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _short_lines(transcript: list[Any]) -> list[tuple[str, str]]:
+    return [(_line_key(line.text), line.text[:40] + ("…" if len(line.text) > 40 else ""))
+            for line in transcript if line.direction == "in"]
+
+
+def _triage_view(evidence: dict[str, Any] | None, handoff: HandoffService) -> str:
+    """Which pattern or model score made triage call it danger, in words an adviser reads."""
+    if not evidence:
+        return ""
+    labels = handoff.desk.triage.signals.labels()
+    kinds = "、".join(labels.get(str(k), str(k)) for k in evidence.get("kinds") or [])
+    if evidence.get("rule"):
+        return f"{kinds}：规则 {evidence['rule']} 命中"
+    return f"{kinds}：模型判断（分数 {evidence.get('score')}，报警线 {evidence.get('threshold')}）"
 
 
 def _canned(canned: list[Any], index: str) -> str:

@@ -37,11 +37,18 @@ CHANNEL_NAMES = {"web": "网页", "official_account": "公众号", "mini_program
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Whose figures: the whole county (``villages`` is None) or an adviser's villages and towns."""
+    """Whose figures and cases: the whole county (``villages`` is None) or an adviser's reach.
+
+    An adviser's reach is their villages' place codes, the cases assigned to or claimed by ``person`` and,
+    for a hotline lawyer, the hotline's cases; ``bot.console.access`` builds it from an account and turns
+    it into the filter on tickets, so the case pages and these figures follow one rule.
+    """
 
     villages: tuple[str, ...] | None = None
     # village code → (town name, village name), from the service directory; empty: codes are shown
     places: dict[str, tuple[str, str]] = field(default_factory=dict, compare=False)
+    person: str | None = None  # the directory person behind the account
+    hotline: bool = False  # that person is a hotline lawyer
 
     @property
     def county(self) -> bool:

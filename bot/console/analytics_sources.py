@@ -6,7 +6,8 @@ join the bot's answers to the village a resident told the handoff side (remember
 Each source is an ``AnalyticsSource``: ``(session, start, end, scope) -> Section | None``. A source returns
 ``None`` when its tables are not there (an older database), so the page still shows the conversation
 figures. Counts, shares and village names only — never a resident's text, phone number or name. Tickets
-carry the village (when known), so an adviser's scope narrows them to the adviser's villages.
+are counted by the console's access rule (``bot.console.access``): an adviser's figures are of the cases
+the adviser may open.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import statistics
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
@@ -24,8 +26,11 @@ from bot.console.analytics import TOPIC_NAMES, AnalyticsSource, Scope, Section, 
 from bot.console.auth import aware
 from bot.models import Conversation, Message
 
-__all__ = ["DEFAULT_SOURCES", "directory_places", "eligibility_section", "place_name", "places_section",
-           "tickets_section"]
+if TYPE_CHECKING:
+    from handoff.directory import Directory
+
+__all__ = ["DEFAULT_SOURCES", "directory_places", "eligibility_section", "place_name", "places_of", "places_section",
+           "service_directory", "tickets_section"]
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +47,27 @@ def _share(part: int, whole: int) -> str:
     return f"{part / whole * 100:.0f}%" if whole else "—"
 
 
-def directory_places(path: Path) -> dict[str, tuple[str, str]]:
-    """Village code → (town name, village name) from the service directory; empty if it does not load."""
+def service_directory(path: Path) -> Directory | None:
+    """The service directory, or None (logged) when it does not load: figures then show village codes."""
     from handoff.directory import load_directory
     from handoff.errors import DirectoryError
 
     try:
-        directory = load_directory(path)
+        return load_directory(path)
     except (DirectoryError, OSError) as exc:
         log.warning("analytics: service directory not loaded (%s); villages are shown by code", type(exc).__name__)
-        return {}
+        return None
+
+
+def places_of(directory: Directory) -> dict[str, tuple[str, str]]:
+    """Village code → (town name, village name)."""
     return {v.code: (getattr(directory.place(v.parent), "name", ""), v.name) for v in directory.villages()}
+
+
+def directory_places(path: Path) -> dict[str, tuple[str, str]]:
+    """Village code → (town name, village name) from the service directory; empty if it does not load."""
+    directory = service_directory(path)
+    return places_of(directory) if directory is not None else {}
 
 
 def place_name(scope: Scope, village: str | None) -> str:
@@ -76,12 +91,11 @@ def tickets_section(session: Session, start: dt.datetime, end: dt.datetime, scop
     """Handoff tickets: how many, why, by village, response and resolution against deadlines, ratings."""
     if not _has(session, "handoff_tickets"):
         return None
+    from bot.console.access import case_filter
     from handoff.cards import REASONS
     from handoff.models import Ticket
 
-    query = select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end)
-    if not scope.county:
-        query = query.where(Ticket.village.in_(scope.villages or ()))
+    query = select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end, case_filter(scope))
     tickets = list(session.scalars(query))
     now = dt.datetime.now(dt.UTC)
     responded = [_on_time(t.first_response_at, t.first_response_due, now) for t in tickets]
@@ -110,7 +124,7 @@ def tickets_section(session: Session, start: dt.datetime, end: dt.datetime, scop
     summary = (f"转人工工单 {len(tickets)} 张：按时首次回复 {response_share}，按时办结 {resolution_share}，"
                f"居民评分 {rating}。") if tickets else ""
     return Section(
-        title="转人工工单" + ("" if scope.county else "（您负责的村）"),
+        title="转人工工单" + ("" if scope.county else "（您能办理的案件）"),
         kpis=kpis,
         headers=("村（社区）", "工单", "占比"),
         rows=rows,

@@ -14,8 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.answers import TOPICS
+from bot.console.access import case_scope
 from bot.console.analytics import TOPIC_NAMES, Report, Scope, build_report, report_csv, weekly_summary
-from bot.console.analytics_sources import DEFAULT_SOURCES, directory_places
+from bot.console.analytics_sources import DEFAULT_SOURCES, places_of, service_directory
 from bot.console.auth import (
     EDITORS,
     EVERYONE,
@@ -177,8 +178,12 @@ def bench_corpus_export(request: Request) -> Response:
 
 # ---- analytics ----------------------------------------------------------------------------------
 def _scope(request: Request, account: Account) -> Scope:
-    places = directory_places(context(request).settings.directory)
-    return Scope(None, places) if account.role in STAFF else Scope(account.villages, places)
+    """Staff see county-wide counts; an adviser the figures of the cases they may open (``bot.console.access``)."""
+    directory = service_directory(context(request).settings.directory)
+    places = places_of(directory) if directory is not None else {}
+    if account.role in STAFF:
+        return Scope(None, places)
+    return case_scope(account, directory) if directory is not None else Scope((), places)
 
 
 def _report(request: Request, session: Session) -> Report:

@@ -100,7 +100,7 @@ def test_an_adviser_sees_only_their_villages(sessions):
         report = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES,
                               scope=Scope(("白土坝村",)))
     assert report.total("questions") == 0  # conversations carry no village: nothing county-wide leaks
-    assert [s.title for s in report.sections] == ["咨询的村（社区）和乡镇（您负责的村）", "转人工工单（您负责的村）"]
+    assert [s.title for s in report.sections] == ["咨询的村（社区）和乡镇（您负责的村）", "转人工工单（您能办理的案件）"]
     assert report.sections[0].rows == ()  # no resident of 白土坝村 has told their village
     assert dict(report.sections[1].kpis)["转人工工单"] == "2" and report.sections[1].rows[0][0] == "白土坝村"
 

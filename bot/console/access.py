@@ -1,0 +1,97 @@
+"""Who may see and act on which escalation case (issue #16): the one rule every console route and export uses.
+
+The rule, decided in ``case_scope`` and applied as SQL by ``case_filter``:
+
+- ``admin`` (administrators and supervisors): every case.
+- ``adviser``: a case whose village is one of the account's villages — an entry of ``Account.villages``
+  is a place code or the directory's name of a village or town (``示例村``, ``示例镇示例村``), and a town
+  covers the town itself and its villages — or a case assigned to (``assignee``) or claimed or closed by
+  (``owner``) the account's person: the directory person whose id is the account's username, else the
+  account itself (``actor``); when that person is a ``hotline_lawyer``, also every case of the 12348
+  hotline (``target == "hotline"``). A directory ``supervisor`` gets nothing more: supervisors sign in as
+  ``admin``.
+- ``editor``, ``reviewer``: no case (their console is the corpus, the feedback queue and the analytics).
+
+Whatever the rule does not allow answers 404 exactly as a case that does not exist, and no list, count or
+export includes it. Routes check before they act: a case that leaves an adviser's reach in the same
+instant (another person transfers it) may still take that one action.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, true
+
+from bot.console.analytics import Scope
+from bot.console.analytics_sources import places_of
+from bot.console.auth import Account
+from handoff.directory import Directory, Place
+from handoff.models import Ticket
+
+__all__ = ["CASE_ROLES", "account_villages", "actor", "case_filter", "case_scope", "unknown_places"]
+
+CASE_ROLES = ("adviser", "admin")  # the roles that open the case pages at all (others get 403)
+
+
+def actor(account: Account, directory: Directory) -> str:
+    """The directory person behind a console account (its username), else the account itself."""
+    person = directory.person(account.username)
+    return person.id if person is not None else f"account:{account.username}"
+
+
+def _places(entry: str, directory: Directory) -> list[Place]:
+    """The place an account's entry names: by code, else by a name only one town or village carries."""
+    place = directory.place(entry)
+    if place is not None:
+        return [place]
+    named = [p for p in directory.places.values() if p.level in ("town", "village")
+             and entry in (p.name, directory.full_name(p.code))]
+    return named if len(named) == 1 else []
+
+
+def account_villages(account: Account, directory: Directory) -> tuple[str, ...]:
+    """The place codes an account serves: its villages, and a town listed with all of its villages.
+
+    An entry the directory does not know is kept as written, so it matches a case only if that case's
+    village code is exactly it (a village since removed from the directory); it never widens the reach.
+    """
+    codes: list[str] = []
+    for entry in account.villages:
+        found = _places(entry, directory)
+        if not found:
+            codes.append(entry)
+        for place in found:
+            codes.append(place.code)
+            if place.level == "town":
+                codes += [v.code for v in directory.villages(place.code)]
+    return tuple(dict.fromkeys(codes))
+
+
+def unknown_places(account: Account, directory: Directory) -> list[str]:
+    """The account's entries the directory has no (single) place for: shown so an administrator fixes them."""
+    return [entry for entry in account.villages if not _places(entry, directory)]
+
+
+def case_scope(account: Account, directory: Directory) -> Scope:
+    """The cases ``account`` may see and act on (the rule in the module docstring)."""
+    places = places_of(directory)
+    if account.role == "admin":
+        return Scope(None, places)
+    if account.role != "adviser":
+        return Scope((), places)
+    person = directory.person(account.username)
+    return Scope(account_villages(account, directory), places, actor(account, directory),
+                 person is not None and person.role == "hotline_lawyer")
+
+
+def case_filter(scope: Scope) -> ColumnElement[bool]:
+    """A scope as a filter on ``handoff_tickets``: the queue, a case, its actions and ticket analytics use it."""
+    if scope.county:
+        return true()
+    terms: list[ColumnElement[bool]] = []
+    if scope.villages:
+        terms.append(Ticket.village.in_(scope.villages))
+    if scope.person is not None:
+        terms += [Ticket.assignee == scope.person, Ticket.owner == scope.person]
+    if scope.hotline:
+        terms.append(Ticket.target == "hotline")
+    return or_(*terms) if terms else false()
