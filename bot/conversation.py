@@ -111,10 +111,13 @@ class ConversationService:
         if self.handoff is not None:
             desk = await asyncio.to_thread(partial(self.handoff.before_bot, in_form=bool(buttons)), who, text)
             if desk.handled:
+                meta = desk.meta
+                if buttons and meta.get("handoff") == "danger":  # the form's question still waits: 1, 2 … still mean it
+                    meta = {**meta, "buttons": buttons}
                 await asyncio.to_thread(self._record_out, conversation_id, user.channel, desk.replies, "handoff",
-                                        desk.meta)
+                                        meta)
                 return desk.replies
-            waiting = desk.replies  # a person's replies that waited for the resident to write
+            waiting = desk.replies  # a person's replies that waited for the resident to write (or a safety check)
         thanks = (await asyncio.to_thread(rate_typed_reply, self.sessions, conversation_id, text)
                   if typed_rating(text) is not None else None)  # 👍/👎 right after an answer (issue #6)
         if thanks is not None:
@@ -129,6 +132,8 @@ class ConversationService:
                 meta["buttons"] = buttons  # the resent reply still means the same option
             if self.handoff is not None:
                 replies = await asyncio.to_thread(self.handoff.after_bot, who, text, replies, meta)
+                if desk.meta:
+                    meta = {**meta, **desk.meta}
         replies = waiting + replies
         await asyncio.to_thread(self._record_out, conversation_id, user.channel, replies, engine, meta)
         return replies

@@ -88,7 +88,8 @@ def bench_danger(data_file: Path, as_json: bool, detector: str, rasa_url: str | 
         result = run_danger_bench(lines, detect)
     click.echo(format_danger_report(result))
     if as_json:
-        keys = ("recall", "false_alarm_rate", "per_kind", "kind_accuracy", "messages", "p50_ms", "p95_ms")
+        keys = ("recall", "alarm_recall", "false_alarm_rate", "check_rate", "per_kind", "kind_accuracy", "messages",
+                "p50_ms", "p95_ms")
         click.echo(json.dumps({"detector": detector, **{k: result[k] for k in keys}}, ensure_ascii=False))
 
 
@@ -108,21 +109,23 @@ def _detector(name: str, rasa_url: str | None, rasa_threshold: float) -> Iterato
     triage = load_triage(settings, _embedder(settings.embedding_model))
     if name == "patterns":
         only = Triage(triage.signals)
-        yield lambda text: [k.kind for k in only.assess(text).kinds]
+        yield lambda text: ([k.kind for k in only.assess(text).kinds], False)
         return
     if name == "model":
         assert triage.model is not None
         model, embed = triage.model, triage.embed
 
-        def by_model(text: str) -> list[str]:
+        def by_model(text: str) -> tuple[list[str], bool]:
             score, piece = model.scores([text], embed)[0]
-            return [k for k, _ in model.kind_of(piece, embed)[:2]] if score >= model.threshold else []
+            kinds = [k for k, _ in model.kind_of(piece, embed)[:2]] if score >= model.threshold else []
+            return kinds, not kinds and score >= model.check_threshold
 
         yield by_model
         return
 
-    def by_triage(text: str) -> list[str]:
-        return [k.kind for k in triage.assess(text).kinds]
+    def by_triage(text: str) -> tuple[list[str], bool]:
+        found = triage.assess(text)
+        return [k.kind for k in found.kinds], found.check
 
     yield by_triage
 
@@ -148,11 +151,11 @@ def _rasa_detector(url: str, threshold: float) -> Any:
 
     client = httpx.Client(base_url=url.rstrip("/"), timeout=30.0)
 
-    def detect(text: str) -> list[str]:
+    def detect(text: str) -> tuple[list[str], bool]:
         parsed = client.post("/model/parse", json={"text": text}).raise_for_status().json()
         ranking = {r["name"]: r["confidence"] for r in parsed.get("intent_ranking") or []}
         top = (parsed.get("intent") or {}).get("name")
         hit = top == "danger" or (threshold > 0 and ranking.get("danger", 0.0) >= threshold)
-        return ["unspecified"] if hit else []
+        return (["unspecified"] if hit else []), False
 
     return detect

@@ -39,9 +39,12 @@ __all__ = ["EXAMPLES_DIR", "DangerAssessment", "DangerModel", "Example", "Triage
 log = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "data" / "danger"
-FEATURES_VERSION = 2  # bump when the features change: a saved model of another version is retrained
-TARGET_RECALL = 0.99  # on held-out folds of the training examples
+FEATURES_VERSION = 3  # bump when the features change: a saved model of another version is retrained
+TARGET_RECALL = 0.99  # on held-out folds of the training examples: below the check-in threshold nothing is said
+ALARM_FALSE_ALARMS = 0.03  # at most this share of ordinary held-out examples reach the alarm threshold
 MAX_TEXT = 2000
+CHECK_MIN_CHARS = 6  # "找到了", "好的": too short for the model to be unsure about; only an alarm can fire
+_MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n…]+|[，,]\s*(?=[^，,]{6,})")
 _WINDOW = 40  # characters per window of a long message without punctuation (voice typing)
 
@@ -142,6 +145,7 @@ class DangerModel:
     fingerprint: str
     embed_name: str | None
     report: dict[str, Any] = field(default_factory=dict)  # cross-validated recall and false alarms
+    check_threshold: float = 0.5  # from here up to ``threshold``: answer, but ask first whether they are safe
 
     def _features(self, texts: list[str], embed: Embed | None) -> Any:
         from scipy.sparse import csr_matrix, hstack
@@ -174,6 +178,7 @@ class DangerModel:
         joblib.dump(self, temporary)
         temporary.replace(path)
         manifest = {"fingerprint": self.fingerprint, "embed_name": self.embed_name, "threshold": self.threshold,
+                    "check_threshold": self.check_threshold,
                     "features_version": FEATURES_VERSION, **self.report}
         path.with_suffix(".json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -262,7 +267,7 @@ def _fit(examples: Sequence[Example], embed: Embed | None, embed_name: str | Non
         from sklearn.dummy import DummyClassifier
 
         kinds = DummyClassifier(strategy="most_frequent").fit(features([e.text for e in danger]), kind_labels)
-    return DangerModel(vectorizer, binary, kinds, 0.5, "", embed_name if embed is not None else None)
+    return DangerModel(vectorizer, binary, kinds, 0.5, "", embed_name if embed is not None else None, {}, 0.5)
 
 
 def train_model(examples: Sequence[Example], embed: Embed | None = None, *, embed_name: str | None = None,
@@ -306,26 +311,41 @@ def train_model(examples: Sequence[Example], embed: Embed | None = None, *, embe
         for example, (score, _piece) in zip(held, model.scores([e.text for e in held], runner), strict=True):
             held_scores.append(score)
             held_labels.append(example.danger)
-    threshold, report = _choose_threshold(np.array(held_scores), np.array(held_labels))
+    (threshold, check), report = _choose_threshold(np.array(held_scores), np.array(held_labels))
     report["examples"] = {"danger": int(sum(held_labels)), "ordinary": int(len(held_labels) - sum(held_labels))}
     say("training on every example")
     final = _fit(examples, embed, embed_name, c, cache)
-    final.threshold = threshold
+    final.threshold, final.check_threshold = threshold, check
     final.fingerprint = fingerprint(examples, embed_name if embed is not None else None)
     final.report = report
     return final
 
 
-def _choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, Any]]:
-    """The highest threshold whose held-out recall is at least ``TARGET_RECALL`` (never above 0.5)."""
+def _choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[tuple[float, float], dict[str, Any]]:
+    """The alarm and check-in thresholds from held-out folds, with how each measured there.
+
+    The check-in threshold is the highest whose recall is at least ``TARGET_RECALL``: below it, a message
+    is left alone. The alarm threshold is the lowest whose false alarms are at most ``ALARM_FALSE_ALARMS``
+    (never below the check-in one): from it up, the emergency reply and an urgent ticket.
+    """
     danger = np.sort(scores[labels])
     index = int(np.floor((1 - TARGET_RECALL) * len(danger)))
-    threshold = min(0.5, float(danger[index]) - 1e-6) if len(danger) else 0.5
-    flagged = scores >= threshold
-    recall = float(flagged[labels].mean()) if labels.any() else 0.0
-    false_alarms = float(flagged[~labels].mean()) if (~labels).any() else 0.0
-    return round(threshold, 6), {"cv_recall": round(recall, 4), "cv_false_alarm_rate": round(false_alarms, 4),
-                                 "target_recall": TARGET_RECALL}
+    check = min(0.5, float(danger[index]) - 1e-6) if len(danger) else 0.5
+    ordinary = np.sort(scores[~labels])[::-1]
+    allowed = int(np.floor(ALARM_FALSE_ALARMS * len(ordinary)))
+    alarm = float(ordinary[allowed]) + 1e-6 if len(ordinary) > allowed else check
+    alarm = max(alarm, check)
+
+    def rates(threshold: float) -> tuple[float, float]:
+        flagged = scores >= threshold
+        return (round(float(flagged[labels].mean()), 4) if labels.any() else 0.0,
+                round(float(flagged[~labels].mean()), 4) if (~labels).any() else 0.0)
+
+    alarm_recall, alarm_false = rates(alarm)
+    check_recall, check_false = rates(check)
+    return (round(alarm, 6), round(check, 6)), {
+        "cv_alarm_recall": alarm_recall, "cv_false_alarm_rate": alarm_false, "cv_recall": check_recall,
+        "cv_check_rate": check_false, "target_recall": TARGET_RECALL, "alarm_false_alarms": ALARM_FALSE_ALARMS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +361,7 @@ class DangerAssessment:
     score: float | None = None
     threshold: float | None = None
     segment: str | None = None
+    check: bool = False  # below the alarm, above the check-in threshold: ask whether they are safe
 
     @property
     def danger(self) -> bool:
@@ -351,7 +372,7 @@ class DangerAssessment:
         return {"kinds": [k.kind for k in self.kinds], "rule": self.rule,
                 "score": None if self.score is None else round(self.score, 4),
                 "threshold": None if self.threshold is None else round(self.threshold, 4),
-                "by": "pattern" if self.rule else "model"}
+                "by": "pattern" if self.rule else "model", "check": self.check}
 
 
 class Triage:
@@ -375,7 +396,9 @@ class Triage:
             kinds = _ordered(s for s, _ in matched)
             return DangerAssessment(kinds, matched[0][1], score, threshold, piece)
         if score is None or threshold is None or score < threshold:
-            return DangerAssessment((), None, score, threshold, piece)
+            check = (self.model is not None and score is not None and score >= self.model.check_threshold
+                     and len(_MEANINGFUL.findall(kept)) >= CHECK_MIN_CHARS)
+            return DangerAssessment((), None, score, threshold, piece, check)
         assert self.model is not None and piece is not None
         ranked = self.model.kind_of(piece, self.embed)
         chosen = [kind for kind, p in ranked[:2] if p >= 0.3] or [ranked[0][0]]

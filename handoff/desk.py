@@ -28,7 +28,7 @@ from handoff.models import Feedback, ResidentProfile, Ticket
 from handoff.ports import Clock, TranscriptSource
 from handoff.residents import clear_pending, pending_of, profile, set_pending
 from handoff.robot import enqueue_robot_message
-from handoff.signals import SignalDetector
+from handoff.signals import Signal, SignalDetector
 from handoff.texts import HandoffTexts, normalise_command
 from handoff.tickets import TicketService, mask_phone
 
@@ -89,9 +89,21 @@ class HandoffDesk:
             waiting = take_for_inbound(session, who.key, who.channel, who.openid, now)
             pending, data = pending_of(session.get(ResidentProfile, who.key), now)
         assessment = self.triage.assess(text)
+        if not assessment.danger and pending == "safety_check" and self.texts.is_command("in_danger", text):
+            labels = self.triage.signals.labels()
+            kinds = tuple(Signal(k, labels[k]) for k in data.get("kinds") or [] if k in labels)
+            assessment = DangerAssessment(kinds or (Signal("threat", labels["threat"]),), "check_in")
+            self._clear_pending(who.key)
         if assessment.danger:
             return DeskReply(waiting + self._danger(who, assessment, text, in_form=in_form),
                              True, {"handoff": "danger", "danger": assessment.evidence()})
+        if assessment.check and not self._is_any_command(text):
+            # unsure: the numbers first, then the answer; 危险 turns it into the emergency reply
+            guess = self.triage.model.kind_of(text, self.triage.embed)[0][0] if self.triage.model else None
+            if pending is None:  # never in place of a question the resident is answering
+                self._set_pending(who.key, "safety_check", {"kinds": [guess] if guess else []})
+            waiting = [*waiting, self.texts["safety_check"]]
+            return DeskReply(waiting, False, {"safety_check": assessment.evidence()})
         if pending is not None:
             answer = self._answer_pending(who, pending, data, text)
             if answer is not None:
@@ -103,7 +115,11 @@ class HandoffDesk:
                 self._set_pending(who.key, "feedback", {"kind": kind})
                 return DeskReply(waiting + [self.texts[f"feedback_ask_{kind}"]], True, {"handoff": "feedback"})
         ticket = self.tickets.active_for(who.key)
-        if ticket is not None and _person_handles(ticket):
+        if ticket is not None and _waits_after_danger(ticket):
+            # An urgent case nobody has claimed yet: the person will see this message, and meanwhile the
+            # resident can go back to what they were doing (the legal-aid check, a question).
+            self.tickets.resident_message(who.key, text)
+        elif ticket is not None and _person_handles(ticket):
             self.tickets.resident_message(who.key, text)
             replies = list(waiting)
             if self.texts.is_command("handoff", text):
@@ -338,6 +354,10 @@ class HandoffDesk:
             mark = "【演示数据】" if self.directory.sample else ""
             text = f"### {mark}{title}\n> {extract}\n请登录工作台查看。"
             enqueue_robot_message(session, group, "note", text, None, now)
+
+
+def _waits_after_danger(ticket: Ticket) -> bool:
+    return ticket.reason == "danger" and ticket.state == "open"
 
 
 def _person_handles(ticket: Ticket) -> bool:

@@ -17,14 +17,14 @@ __all__ = ["CANNED_FILE", "TEXTS_FILE", "CannedReply", "EmergencyTexts", "Handof
 TEXTS_FILE = Path(__file__).resolve().parent / "data" / "texts.yaml"
 CANNED_FILE = Path(__file__).resolve().parent / "data" / "canned_replies.yaml"
 _REQUIRED = (
-    "women_local_unknown", "women_local_known", "ask_village", "village_unknown", "village_ambiguous",
+    "safety_check", "women_local_unknown", "women_local_known", "ask_village", "village_unknown", "village_ambiguous",
     "village_remembered", "escalated_adviser", "escalated_hotline", "escalated_unconfigured", "out_of_hours",
     "out_of_hours_unknown", "callback_booked", "callback_declined", "phone_invalid", "already_open", "waiting_ack",
     "ended_by_resident", "nothing_to_end", "rating_ask", "rating_thanks", "rating_comment_thanks", "closed_notice",
     "feedback_ask_complaint", "feedback_ask_suggestion", "feedback_thanks", "timeout_apology",
     "timeout_callback_booked", "timeout_ask_phone", "window_notice", "staff_reply", "transferred", "offer_person",
 )
-_COMMANDS = ("handoff", "end", "complaint", "suggestion", "decline", "unknown_place", "no_comment")
+_COMMANDS = ("handoff", "end", "complaint", "suggestion", "decline", "unknown_place", "no_comment", "in_danger")
 _PUNCTUATION = re.compile(r"[\s，。！？!?,.、~～…「」“”\"']+")
 
 

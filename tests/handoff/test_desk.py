@@ -3,6 +3,8 @@ complaints, and the bot staying out while a person handles the case."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -44,7 +46,7 @@ def test_danger_comes_first_with_the_emergency_numbers_and_an_urgent_ticket(desk
     assert ticket.urgent and ticket.reason == "danger" and ticket.danger == "家庭暴力"
     assert "保护令" in text and text.index("110") < text.index("12338")
     assert reply.meta["danger"] == {"kinds": ["domestic_violence"], "rule": "domestic_violence#2", "score": None,
-                                    "threshold": None, "by": "pattern"}
+                                    "threshold": None, "by": "pattern", "check": False}
     with sessions() as session:
         [opened] = [e for e in session.scalars(select(TicketEvent)) if e.kind == "opened"]
     assert opened.data["triage"]["rule"] == "domestic_violence#2"  # which rule fired stays on the ticket
@@ -206,3 +208,24 @@ def test_the_real_county_says_honestly_to_call_12348(sessions, clock):
     assert "演示" not in reply.replies[0]
     # Nobody watches an unconfigured queue: the bot keeps answering.
     assert not desk.before_bot(WHO, "工资怎么算").handled
+
+
+def test_when_the_model_is_unsure_the_numbers_come_first_and_danger_turns_it_into_the_emergency_reply(
+        sessions, directory, clock, tmp_path):
+    from handoff.danger import Triage, load_examples, train_model
+
+    (tmp_path / "ex.jsonl").write_text("\n".join(
+        [json.dumps({"text": f"他又动手了{i}", "danger": True, "kind": "domestic_violence"}) for i in range(6)]
+        + [json.dumps({"text": f"工资怎么算{i}", "danger": False}) for i in range(6)]) + "\n", encoding="utf-8")
+    model = train_model(load_examples(tmp_path), folds=2)
+    model.check_threshold, model.threshold = 0.0, 1.01  # every message is "unsure": above check-in, below alarm
+    desk = make_desk(sessions, directory, clock)
+    desk.triage = Triage(load_signals(), model)
+    first = desk.before_bot(WHO, "最近家里不太平")
+    assert not first.handled and first.replies == [load_texts()["safety_check"]]
+    assert first.meta["safety_check"]["check"] is True
+    assert _tickets(sessions) == []  # no urgent ticket for a check
+    emergency = desk.before_bot(WHO, "危险")
+    assert emergency.handled and "110" in emergency.replies[0]
+    [ticket] = _tickets(sessions)
+    assert ticket.urgent and emergency.meta["danger"]["rule"] == "check_in"

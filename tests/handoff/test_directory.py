@@ -40,7 +40,7 @@ def test_the_shipped_county_is_honestly_unconfigured():
     notes = "\n".join(county.notes())
     assert "服务目录未配置" in notes and "工作时间未配置" in notes and "值班表未配置" in notes
     # Only the verified national numbers, never a guessed local one.
-    assert {n.number for n in county.national.values()} == {"12348", "110", "120", "12338", "12333"}
+    assert {n.number for n in county.national.values()} == {"12348", "110", "120", "12338", "12333", "12356", "12355"}
 
 
 def test_find_village_by_name_alias_and_town(directory):

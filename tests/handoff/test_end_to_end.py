@@ -151,8 +151,8 @@ def test_danger_gets_the_emergency_numbers_first(corpus_index, tmp_path, wechat,
     env = stack_env(corpus_index, tmp_path, wechat, wecom, port)
     with running_app(env.settings, port) as base, client_for(base) as http:
         reply = Resident(http, "o-e2e-danger").says("他说今晚回来要弄死我")
-        for number in ("110", "120", "12338"):
-            assert number in reply
+        assert reply.splitlines()[1].startswith("· 有危险，马上打 110")  # a threat: the police first
+        assert "12348" in reply and "12356" not in reply
         card = wait_for(lambda: wecom.for_key("sample-key-hotline"))[0].content
         assert "紧急" in card and "威胁" in card
     with env.sessions() as session:
