@@ -117,7 +117,7 @@ class ConversationService:
                 await asyncio.to_thread(self._record_out, conversation_id, user.channel, desk.replies, "handoff",
                                         meta)
                 return desk.replies
-            waiting = desk.replies  # a person's replies that waited for the resident to write (or a safety check)
+            waiting = desk.replies  # a person's replies that waited for the resident to write
         thanks = (await asyncio.to_thread(rate_typed_reply, self.sessions, conversation_id, text)
                   if typed_rating(text) is not None else None)  # 👍/👎 right after an answer (issue #6)
         if thanks is not None:
@@ -132,6 +132,8 @@ class ConversationService:
                 meta["buttons"] = buttons  # the resent reply still means the same option
             if self.handoff is not None:
                 replies = await asyncio.to_thread(self.handoff.after_bot, who, text, replies, meta)
+                if desk.preface:  # one message: the safety check, then the answer
+                    replies = [f"{desk.preface}\n\n{replies[0]}", *replies[1:]] if replies else [desk.preface]
                 if desk.meta:
                     meta = {**meta, **desk.meta}
         replies = waiting + replies

@@ -36,6 +36,7 @@ __all__ = ["DeskReply", "HandoffDesk", "Resident"]
 
 log = logging.getLogger(__name__)
 _MOBILE = re.compile(r"1[3-9]\d{9}")
+SAFETY_CHECK_LASTS = dt.timedelta(hours=24)  # asked at most once a day; 危险 answers it meanwhile
 _RATING = re.compile(r"^\s*([1-5])\s*(分|星)?\s*$")
 
 
@@ -55,6 +56,7 @@ class DeskReply:
     replies: list[str]
     handled: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    preface: str | None = None  # said at the start of the bot's answer (the safety check)
 
 
 class HandoffDesk:
@@ -97,13 +99,6 @@ class HandoffDesk:
         if assessment.danger:
             return DeskReply(waiting + self._danger(who, assessment, text, in_form=in_form),
                              True, {"handoff": "danger", "danger": assessment.evidence()})
-        if assessment.check and not self._is_any_command(text):
-            # unsure: the numbers first, then the answer; 危险 turns it into the emergency reply
-            guess = self.triage.model.kind_of(text, self.triage.embed)[0][0] if self.triage.model else None
-            if pending is None:  # never in place of a question the resident is answering
-                self._set_pending(who.key, "safety_check", {"kinds": [guess] if guess else []})
-            waiting = [*waiting, self.texts["safety_check"]]
-            return DeskReply(waiting, False, {"safety_check": assessment.evidence()})
         if pending is not None:
             answer = self._answer_pending(who, pending, data, text)
             if answer is not None:
@@ -131,6 +126,16 @@ class HandoffDesk:
             reason = data.get("reason") if pending == "offered" else None
             return DeskReply(waiting + self.escalate(who, reason=str(reason or "requested")), True,
                              {"handoff": "requested"})
+        if assessment.check and pending is None and not self._is_any_command(text):
+            # Unsure: the numbers before the bot's answer, at most once a day (the pending check), never in
+            # place of a question the resident is answering; 危险 then turns it into the emergency reply.
+            guess = self.triage.model.kind_of(text, self.triage.embed)[0][0] if self.triage.model else None
+            now = self.clock()
+            with self.sessions.begin() as session:
+                set_pending(profile(session, who.key, now), "safety_check", {"kinds": [guess] if guess else []},
+                            now, SAFETY_CHECK_LASTS)
+            return DeskReply(waiting, False, {"safety_check": assessment.evidence()},
+                             preface=self.texts["safety_check"])
         return DeskReply(waiting, False)
 
     def _danger(self, who: Resident, assessment: DangerAssessment, text: str, *, in_form: bool) -> list[str]:

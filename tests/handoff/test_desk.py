@@ -222,9 +222,11 @@ def test_when_the_model_is_unsure_the_numbers_come_first_and_danger_turns_it_int
     desk = make_desk(sessions, directory, clock)
     desk.triage = Triage(load_signals(), model)
     first = desk.before_bot(WHO, "最近家里不太平")
-    assert not first.handled and first.replies == [load_texts()["safety_check"]]
+    assert not first.handled and first.replies == [] and first.preface == load_texts()["safety_check"]
     assert first.meta["safety_check"]["check"] is True
     assert _tickets(sessions) == []  # no urgent ticket for a check
+    again = desk.before_bot(WHO, "家里最近还是不太平")
+    assert again.preface is None and not again.handled  # asked at most once a day
     emergency = desk.before_bot(WHO, "危险")
     assert emergency.handled and "110" in emergency.replies[0]
     [ticket] = _tickets(sessions)
