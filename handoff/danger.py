@@ -3,9 +3,11 @@
 Residents in danger rarely use the words a pattern was written for ("他今天又动手了", "想找根绳子"), so the
 patterns in ``signals.yaml`` (fast, explainable, edited by staff) are joined by a classifier trained on
 thousands of team-written messages in ``handoff/data/danger/`` — danger of every kind, and as many ordinary
-messages that use the same words (打工, 杀鸡, 想死你们了). A message is danger when a pattern fires or the
-classifier's score reaches its threshold; the threshold is chosen for recall on held-out folds of the
-training examples (a false urgent ticket costs a person's minute, a missed one can cost a life).
+messages that use the same words (打工, 杀鸡, 想死你们了). A message is danger (an alarm: the emergency
+reply and an urgent ticket) when a pattern fires or the classifier's score reaches its alarm threshold, the
+level at which 3 % of ordinary examples in held-out folds of the training data would alarm. Below it, down to
+the level that keeps 99 % recall on those folds, the model is unsure: the desk then asks whether the resident
+is safe before the answer (a false urgent ticket costs a person's minute, a missed one can cost a life).
 
 The classifier (logistic regression) reads character 1-4-grams (typos, dialect, words jieba would split),
 jieba words and word pairs, and, when the app's sentence encoder is given, its embedding (meaning beyond
