@@ -116,8 +116,8 @@ def _detector(name: str, rasa_url: str | None, rasa_threshold: float) -> Iterato
         model, embed = triage.model, triage.embed
 
         def by_model(text: str) -> tuple[list[str], bool]:
-            score, piece = model.scores([text], embed)[0]
-            kinds = [k for k, _ in model.kind_of(piece, embed)[:2]] if score >= model.threshold else []
+            score, ranked = model.predict(text, embed)
+            kinds = [k for k, _ in ranked[:2]] if score >= model.threshold else []
             return kinds, not kinds and score >= model.check_threshold
 
         yield by_model

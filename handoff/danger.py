@@ -167,7 +167,15 @@ class DangerModel:
 
     def kind_of(self, text: str, embed: Embed | None) -> list[tuple[str, float]]:
         """The danger kinds, most likely first, with their probabilities."""
-        probabilities = self.kinds.predict_proba(self._features([text], embed))[0]
+        return self._ranked(self._features([_clean(text)], embed))
+
+    def predict(self, text: str, embed: Embed | None) -> tuple[float, list[tuple[str, float]]]:
+        """The probability of danger and the ranked kinds of one message, its features computed once."""
+        features = self._features([_clean(text)], embed)
+        return float(self.binary.predict_proba(features)[0, 1]), self._ranked(features)
+
+    def _ranked(self, features: Any) -> list[tuple[str, float]]:
+        probabilities = self.kinds.predict_proba(features)[0]
         order = np.argsort(-probabilities)
         return [(str(self.kinds.classes_[i]), float(probabilities[i])) for i in order]
 
@@ -364,6 +372,7 @@ class DangerAssessment:
     threshold: float | None = None
     segment: str | None = None
     check: bool = False  # below the alarm, above the check-in threshold: ask whether they are safe
+    likely: tuple[str, ...] = ()  # the model's most likely kind, for a check the resident then confirms
 
     @property
     def danger(self) -> bool:
@@ -389,20 +398,20 @@ class Triage:
 
     def assess(self, text: str) -> DangerAssessment:
         matched = self.signals.danger_rules(text)
-        score = piece = None
+        score: float | None = None
+        ranked: list[tuple[str, float]] = []
         threshold = self.model.threshold if self.model is not None else None
         kept = self.signals.without_ignored(text)
         if self.model is not None and re.search(r"[\u4e00-\u9fffA-Za-z]", kept):
-            score, piece = self.model.scores([kept], self.embed)[0]
+            score, ranked = self.model.predict(kept, self.embed)
+        piece = _clean(kept) if score is not None else None
         if matched:
             kinds = _ordered(s for s, _ in matched)
             return DangerAssessment(kinds, matched[0][1], score, threshold, piece)
-        if score is None or threshold is None or score < threshold:
+        if self.model is None or score is None or threshold is None or score < threshold:
             check = (self.model is not None and score is not None and score >= self.model.check_threshold
                      and len(_MEANINGFUL.findall(kept)) >= CHECK_MIN_CHARS)
-            return DangerAssessment((), None, score, threshold, piece, check)
-        assert self.model is not None and piece is not None
-        ranked = self.model.kind_of(piece, self.embed)
+            return DangerAssessment((), None, score, threshold, piece, check, tuple(k for k, _ in ranked[:1]))
         chosen = [kind for kind, p in ranked[:2] if p >= 0.3] or [ranked[0][0]]
         labels = self.signals.labels()
         return DangerAssessment(_ordered(Signal(k, labels.get(k, k)) for k in chosen), None, score, threshold,

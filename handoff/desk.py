@@ -129,10 +129,9 @@ class HandoffDesk:
         if assessment.check and pending is None and not self._is_any_command(text):
             # Unsure: the numbers before the bot's answer, at most once a day (the pending check), never in
             # place of a question the resident is answering; 危险 then turns it into the emergency reply.
-            guess = self.triage.model.kind_of(text, self.triage.embed)[0][0] if self.triage.model else None
             now = self.clock()
             with self.sessions.begin() as session:
-                set_pending(profile(session, who.key, now), "safety_check", {"kinds": [guess] if guess else []},
+                set_pending(profile(session, who.key, now), "safety_check", {"kinds": list(assessment.likely)},
                             now, SAFETY_CHECK_LASTS)
             return DeskReply(waiting, False, {"safety_check": assessment.evidence()},
                              preface=self.texts["safety_check"])
