@@ -10,6 +10,7 @@
     ├── RasaStartFailed         ``rasa run`` exited or was not ready in time (log tail)
     ├── RasaUnavailable         the Rasa server cannot be reached: refused, reset, timed out
     ├── RasaResponseError       the Rasa server answered with an error status or an unexpected body
+    ├── TrackerStoreUnavailable Rasa's SQL tracker store cannot be read or written (url without password)
     └── IntentBenchError        an intent benchmark file is malformed (file:line)
 
 The app maps ``RasaUnavailable`` (and ``RasaResponseError``) to a calm Chinese message pointing to 12348.
@@ -28,6 +29,7 @@ __all__ = [
     "RasaResponseError",
     "RasaStartFailed",
     "RasaUnavailable",
+    "TrackerStoreUnavailable",
     "TrainingFailed",
     "ValidationFailed",
 ]
@@ -88,6 +90,15 @@ class RasaResponseError(NluError):
         super().__init__(f"Rasa at {url} answered {status}: {reason}")
         self.url = url
         self.status = status
+        self.reason = reason
+
+
+class TrackerStoreUnavailable(NluError):
+    """Rasa's SQL tracker store could not be reached or changed; ``url`` never carries the password."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"Rasa's tracker store at {url} is unavailable: {reason}")
+        self.url = url
         self.reason = reason
 
 

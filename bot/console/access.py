@@ -15,6 +15,14 @@ The rule, decided in ``case_scope`` and applied as SQL by ``case_filter``:
 Whatever the rule does not allow answers 404 exactly as a case that does not exist, and no list, count or
 export includes it. Routes check before they act: a case that leaves an adviser's reach in the same
 instant (another person transfers it) may still take that one action.
+
+How much of a resident's text an account sees (``disclosure``, applied by ``bot.console.masking``): whoever
+may open a case reads it with phone, ID and card numbers masked (names kept: they talk to the resident);
+only the person handling it (``handles``: claimed by the account's person, not closed) may press
+"显示完整号码" — an audited action — to see them whole, the callback number (``Ticket.callback_phone``)
+included, since that person makes the call. Supervisors and administrators see what an adviser sees
+unless they handle the case themselves. Everything else (editors, reviewers, the feedback queue,
+exports, analytics) is masked names and all.
 """
 
 from __future__ import annotations
@@ -24,10 +32,12 @@ from sqlalchemy import ColumnElement, false, or_, true
 from bot.console.analytics import Scope
 from bot.console.analytics_sources import places_of
 from bot.console.auth import Account
+from bot.console.masking import Level
 from handoff.directory import Directory, Place
 from handoff.models import Ticket
 
-__all__ = ["CASE_ROLES", "account_villages", "actor", "case_filter", "case_scope", "unknown_places"]
+__all__ = ["CASE_ROLES", "account_villages", "actor", "case_filter", "case_scope", "disclosure", "handles",
+           "unknown_places"]
 
 CASE_ROLES = ("adviser", "admin")  # the roles that open the case pages at all (others get 403)
 
@@ -95,3 +105,19 @@ def case_filter(scope: Scope) -> ColumnElement[bool]:
     if scope.hotline:
         terms.append(Ticket.target == "hotline")
     return or_(*terms) if terms else false()
+
+
+def handles(account: Account, ticket: Ticket, directory: Directory) -> bool:
+    """The account's person is handling the case now (claimed it, not closed): the one who calls back."""
+    return account.role in CASE_ROLES and ticket.state == "claimed" and ticket.owner == actor(account, directory)
+
+
+def disclosure(account: Account, ticket: Ticket | None = None, directory: Directory | None = None, *,
+               reveal: bool = False) -> Level:
+    """How much of a resident's text ``account`` sees: of ``ticket`` on its case page, else anywhere else.
+
+    ``reveal`` is the audited "显示完整号码"; it is honoured only for the person handling the case.
+    """
+    if ticket is None or directory is None or account.role not in CASE_ROLES:
+        return "all"
+    return "whole" if reveal and handles(account, ticket, directory) else "numbers"

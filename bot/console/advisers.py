@@ -4,7 +4,9 @@ Served under the console's mount (``/console/cases…``) with the console's sign
 (``bot.console.auth``, issue #6): advisers (role ``adviser``) and supervisors (``admin``). A console
 account is linked to a person of the service directory by its username (``p-adviser-1`` …); replies are
 signed with that person's role and name. Which cases an account sees and acts on is ``bot.console.access``
-(issue #16): every route here reads tickets through its filter, so a case outside it is 404 and never listed.
+(issue #16): every route here reads tickets through its filter, so a case outside it is 404 and never listed,
+and a case page shows the resident's numbers masked (``access.disclosure``) unless the person handling it
+presses 显示完整号码 (``POST …/reveal``, audited as ``case.reveal``).
 Every action is a ``TicketService`` call (its own transaction and ticket history) followed by an audit
 entry. Mobile first: one column, big buttons, no script needed.
 """
@@ -15,6 +17,8 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +27,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.console.access import CASE_ROLES, actor, case_filter, case_scope, unknown_places
+from bot.console.access import CASE_ROLES, actor, case_filter, case_scope, disclosure, handles, unknown_places
 from bot.console.auth import audit, current_account, form_data, require_role, transaction
 from bot.console.danger_reports import report_missed_danger
 from bot.console.drafts import DraftError
+from bot.console.masking import mask_personal_data
 from bot.console.templating import error_page, render
 from handoff.cards import REASONS
 from handoff.directory import SPECIALTIES, TOPIC_SPECIALTY
@@ -124,32 +129,59 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         return page(request, "cases.html", {"title": "案件", "view": view, "rows": [_view(handoff, t) for t in rows],
                                             "notes": notes, "flash": request.query_params.get("flash", "")[:100]})
 
-    @require_role(*CASE_ROLES)
-    async def case(request: Request) -> Response:
-        ticket_id = int(request.path_params["ticket_id"])
-        ticket = await visible_ticket(request, ticket_id)
-        if ticket is None:
-            return error_page(request, 404, "没有这个案件。")
-        transcript = []
+    async def case_page(request: Request, ticket: Ticket, *, reveal: bool = False) -> Response:
+        """The case as this account may read it (``bot.console.access.disclosure``: masked unless revealed)."""
+        account = current_account(request)
+        d = handoff.directory
+        level = disclosure(account, ticket, d, reveal=reveal)
+
+        def shown(text: str | None) -> str:
+            return mask_personal_data(text, level)
+
+        said = []
         source = handoff.desk.transcript
         if source is not None:
-            transcript = await asyncio.to_thread(source.recent, ticket.conversation_key, 60)
-        d = handoff.directory
+            said = [line for line in await asyncio.to_thread(source.recent, ticket.conversation_key, 60) if line.text]
+        transcript = [replace(line, text=shown(line.text)) for line in said]
         who = {"resident": "居民", "bot": "机器人", "system": "系统"}
         events = [(_local(handoff, e.at), EVENT_NAMES.get(e.kind, e.kind), who.get(e.actor) or _name(handoff, e.actor),
-                   e.text) for e in ticket.events if e.kind not in ("card_queued", "template_queued")]
-        mine = ticket.state == "claimed" and ticket.owner == actor(current_account(request), handoff.directory)
+                   shown(e.text)) for e in ticket.events if e.kind not in ("card_queued", "template_queued")]
+        mine = handles(account, ticket, d)
         advisers = [p for p in d.people.values() if p.role == "village_adviser"]
         triage = next((e.data.get("triage") for e in reversed(ticket.events)
                        if isinstance(e.data, dict) and isinstance(e.data.get("triage"), dict)), None)
         return page(request, "case.html", {
-            "triage": _triage_view(triage, handoff), "said": _short_lines(transcript),
+            "triage": _triage_view(triage, handoff), "said": _short_lines(said, shown),
             "danger_kinds": handoff.desk.triage.signals.labels(),
             "title": f"案件 #{ticket.id}", **_view(handoff, ticket), "events": events, "mine": mine,
             "transcript": [(line, _local(handoff, line.at)) for line in transcript], "canned": canned,
             "outcomes": OUTCOMES, "targets": {t: handoff.texts.targets.get(t, t) for t in TARGETS},
             "advisers": advisers, "flash": request.query_params.get("flash", "")[:100],
+            "summary": shown(ticket.summary), "outcome_note": shown(ticket.outcome_note),
+            "callback_phone": shown(ticket.callback_phone), "revealed": level == "whole",
         })
+
+    @require_role(*CASE_ROLES)
+    async def case(request: Request) -> Response:
+        ticket = await visible_ticket(request, int(request.path_params["ticket_id"]))
+        if ticket is None:
+            return error_page(request, 404, "没有这个案件。")
+        return await case_page(request, ticket)
+
+    @require_role(*CASE_ROLES)
+    async def reveal(request: Request) -> Response:
+        """显示完整号码: the page with whole numbers, for the person handling the case only; audited."""
+        ticket_id = int(request.path_params["ticket_id"])
+        account = current_account(request)
+        ticket = await visible_ticket(request, ticket_id)
+        if ticket is None:
+            return error_page(request, 404, "没有这个案件。")
+        if not handles(account, ticket, handoff.directory):
+            return error_page(request, 403, "只有正在办理这个案件的人才能查看完整号码：请先认领。")
+        with transaction(request) as session:
+            audit(session, account, "case.reveal", f"ticket:{ticket_id}",
+                  {"callback_phone": bool(ticket.callback_phone)})
+        return await case_page(request, ticket, reveal=True)
 
     @require_role(*CASE_ROLES)
     async def act(request: Request) -> Response:
@@ -212,6 +244,7 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
     return [
         Route("/cases", queue, name="console_cases"),
         Route("/cases/{ticket_id:int}", case, name="console_case_ticket"),
+        Route("/cases/{ticket_id:int}/reveal", reveal, methods=["POST"], name="console_case_reveal"),
         Route("/cases/{ticket_id:int}/{action}", act, methods=["POST"], name="console_case_action"),
     ]
 
@@ -228,8 +261,9 @@ def _line_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _short_lines(transcript: list[Any]) -> list[tuple[str, str]]:
-    return [(_line_key(line.text), line.text[:40] + ("…" if len(line.text) > 40 else ""))
+def _short_lines(transcript: list[Any], shown: Callable[[str], str]) -> list[tuple[str, str]]:
+    """The resident's lines to choose from: keyed by the whole line, shown as the page may show it."""
+    return [(_line_key(line.text), shown(line.text)[:40] + ("…" if len(shown(line.text)) > 40 else ""))
             for line in transcript if line.direction == "in"]
 
 

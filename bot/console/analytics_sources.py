@@ -95,7 +95,8 @@ def tickets_section(session: Session, start: dt.datetime, end: dt.datetime, scop
     from handoff.cards import REASONS
     from handoff.models import Ticket
 
-    query = select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end, case_filter(scope))
+    query = (select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end, case_filter(scope))
+             .order_by(Ticket.id))  # ties rank the same on every run, whichever rows were updated since
     tickets = list(session.scalars(query))
     now = dt.datetime.now(dt.UTC)
     responded = [_on_time(t.first_response_at, t.first_response_due, now) for t in tickets]
@@ -143,7 +144,8 @@ def eligibility_section(session: Session, start: dt.datetime, end: dt.datetime, 
 
     rows = session.execute(select(EligibilityDecision.decision, EligibilityDecision.means_test,
                                   EligibilityDecision.matter)
-                           .where(EligibilityDecision.created_at >= start, EligibilityDecision.created_at < end)).all()
+                           .where(EligibilityDecision.created_at >= start, EligibilityDecision.created_at < end)
+                           .order_by(EligibilityDecision.id)).all()
     decisions = Counter(DECISION_NAMES.get(d, d) for d, _, _ in rows)
     means = Counter(MEANS_NAMES.get(m, m) for _, m, _ in rows)
     matters = Counter(m for _, _, m in rows)
@@ -172,7 +174,8 @@ def places_section(session: Session, start: dt.datetime, end: dt.datetime, scope
     query = (select(Message.meta, ResidentProfile.village)
              .join(Conversation, Conversation.id == Message.conversation_id)
              .outerjoin(ResidentProfile, ResidentProfile.conversation_key == Conversation.key)
-             .where(Message.direction == "out", Message.created_at >= start, Message.created_at < end))
+             .where(Message.direction == "out", Message.created_at >= start, Message.created_at < end)
+             .order_by(Message.id))
     if not scope.county:
         query = query.where(ResidentProfile.village.in_(scope.villages or ()))
     villages: Counter[str] = Counter()

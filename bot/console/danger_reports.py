@@ -1,8 +1,8 @@
 """A danger the bot missed, reported from a case, becomes a training example once a reviewer approves it.
 
-The report is a draft of ``handoff/data/danger/reported.jsonl`` with one more line (phone and ID numbers
-masked), reviewed and published like every other data file; publishing retrains the danger model in every
-worker (``bot.reloading``).
+The report is a draft of ``handoff/data/danger/reported.jsonl`` with one more line (numbers and names
+masked by ``bot.console.masking``: the file is committed and read by reviewers), reviewed and published
+like every other data file; publishing retrains the danger model in every worker (``bot.reloading``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from bot.console.auth import Account
 from bot.console.datafiles import danger_data_set
 from bot.console.drafts import DraftError, new_data_draft
+from bot.console.masking import mask_personal_data
 from bot.console.models import CorpusDraft
-from handoff.cards import mask_personal
 
 __all__ = ["REPORTED_FILE", "report_missed_danger"]
 
@@ -26,7 +26,7 @@ def report_missed_danger(session: Session, account: Account, text: str, kind: st
     """Submit for review the resident's ``text`` as a danger example of ``kind`` (from case ``ticket_id``)."""
     data_set = danger_data_set()
     before = data_set.path(REPORTED_FILE).read_text(encoding="utf-8")
-    line = json.dumps({"text": mask_personal(text.strip())[:2000], "danger": True, "kind": kind,
+    line = json.dumps({"text": mask_personal_data(text.strip())[:2000], "danger": True, "kind": kind,
                        "note": f"漏报，案件 #{ticket_id}"}, ensure_ascii=False)
     if line.split(', "note"')[0] in before:
         raise DraftError("这句话已经报告过了。")

@@ -159,6 +159,8 @@ def _question_before(session: Session, answer: Message, escalated: bool) -> Mess
     ).all()
     for row in rows:
         text = row.text.strip()
+        if not text:  # erased (retention or a resident's request): nothing left to judge
+            continue
         if escalated and (len(text) < 4 or any(w in text for w in HANDOFF_WORDS)):
             continue
         return row

@@ -1,20 +1,34 @@
-"""Mask personal data in residents' free text before anyone in the console reads or exports it.
+"""Mask personal data in residents' free text before anyone in the console reads or exports it (issue #16).
 
-Masks mainland mobile and landline numbers, resident ID numbers (18 digits, last may be X), bank card
-numbers, e-mail addresses, WeChat ids given after 微信, and personal names where Chinese marks them
-(我叫…, 姓名…, 名叫…, a surname followed by 先生/女士/师傅/老板…). Names are a heuristic: it errs on the
-side of masking. Place names (villages, towns) are kept — they are what the analytics count.
+``mask_personal_data(text, level)`` is the one function every console page, export and sample goes
+through; *how much* a given account sees is decided by ``bot.console.access.disclosure`` (the rule, by role
+and by who handles the case), so that PIPL's "minimum necessary" (个人信息保护法 第六条) is applied in one place:
+
+- ``"all"`` (the default): contact numbers, ID and card numbers, e-mail, WeChat ids **and** names — for
+  editors, reviewers, the feedback queue, exports and analytics samples, which never need them.
+- ``"numbers"``: the numbers, e-mail and WeChat ids masked, names kept — a case page for whoever may open it.
+- ``"whole"``: nothing masked — only the person handling the case, after the audited "显示完整号码".
+
+Masks mainland mobile numbers, landlines with an area code (``0571-88886666``, ``（0571）88886666``),
+resident ID numbers (18 digits, last may be X), bank card numbers, e-mail addresses, WeChat ids given
+after 微信, and personal names where Chinese marks them (我叫…, 姓名…, 名叫…, a surname followed by
+先生/女士/师傅/老板…). Names are a heuristic: it errs on the side of masking. Place names (villages,
+towns) are kept — they are what the analytics count.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-__all__ = ["mask_personal_data"]
+__all__ = ["LEVELS", "Level", "mask_personal_data"]
+
+Level = Literal["all", "numbers", "whole"]
+LEVELS: tuple[Level, ...] = ("all", "numbers", "whole")
 
 _ID = re.compile(r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9])")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?![0-9])")
-_LANDLINE = re.compile(r"(?<![0-9])0\d{2,3}[- ]?\d{7,8}(?![0-9])")
+_LANDLINE = re.compile(r"(?<![0-9])(?P<area>[(（]0\d{2,3}[)）]|0\d{2,3})(?P<local>[- ]?\d{3,4}[- ]?\d{4})(?![0-9])")
 _CARD = re.compile(r"(?<![0-9])\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}(?:[ -]?\d{1,3})?(?![0-9])")
 _LONG_NUMBER = re.compile(r"(?<![0-9])\d{11,}(?![0-9])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -46,17 +60,19 @@ def _mask_name(match: re.Match[str]) -> str:
     return match.group(1) + "*" * (len(word) - 1)
 
 
-def mask_personal_data(text: str) -> str:
-    """``text`` with phone, ID, card numbers, e-mail, WeChat ids and names replaced by ``*``."""
-    if not text:
-        return text
+def mask_personal_data(text: str | None, level: Level = "all") -> str:
+    """``text`` as ``level`` allows: phone, ID and card numbers, e-mail, WeChat ids (and names) become ``*``."""
+    if not text or level == "whole":
+        return text or ""
     text = _ID.sub(lambda m: m.group(0)[:3] + "*" * 15, text)
     text = _EMAIL.sub("***@***", text)
     text = _WECHAT.sub(lambda m: m.group(1) + "：******", text)
     text = _MOBILE.sub(lambda m: m.group(0)[:3] + "********", text)
     text = _CARD.sub("****", text)
-    text = _LANDLINE.sub(lambda m: m.group(0)[:4] + "*******", text)
+    text = _LANDLINE.sub(lambda m: m.group("area") + re.sub(r"\d", "*", m.group("local")), text)
     text = _LONG_NUMBER.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 3), text)
+    if level == "numbers":
+        return text
     text = _NAME_AFTER.sub(lambda m: m.group(1) + m.group(2)[0] + "*" * (len(m.group(2)) - 1), text)
     text = _TITLED.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - 1 - len(m.group(2))) + m.group(2), text)
     return _FULL_NAME.sub(_mask_name, text)

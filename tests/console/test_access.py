@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.console.access import account_villages, actor, case_filter, case_scope, unknown_places
+from bot.console.access import account_villages, actor, case_filter, case_scope, disclosure, handles, unknown_places
 from bot.console.auth import Account
+from bot.console.masking import mask_personal_data
 from handoff.directory import SAMPLE_DIRECTORY, load_directory
 from handoff.models import Ticket
 
@@ -83,3 +84,41 @@ def test_the_filter_selects_exactly_the_cases_of_the_rule(sessions, username, ro
     with sessions() as session:
         seen = set(session.scalars(select(Ticket.summary).where(where)))
     assert seen == SEES[(username, role, villages)]
+
+
+# ---- how much of a resident's text each account sees (issue #16, PIPL) -------------------------------
+SAID = "我叫王大明，手机139 1234 5678，座机（0571）8888-6666，身份证11010119900307123X，卡号6222021234567890123"
+WHOLE = ("13912345678", "139 1234 5678", "8888-6666", "11010119900307123X", "6222021234567890123")
+
+
+def test_each_level_masks_what_it_says():
+    everything = mask_personal_data(SAID)
+    numbers = mask_personal_data(SAID, "numbers")
+    for text in (everything, numbers):
+        assert not any(secret in text for secret in WHOLE), text
+        assert "139" in text and "（0571）" in text  # the kind of number is still readable
+    assert "王大明" in numbers and "王大明" not in everything and "王**" in everything
+    assert mask_personal_data(SAID, "whole") == SAID
+    assert mask_personal_data(None, "numbers") == "" and mask_personal_data("0571-88886666", "numbers") == "0571-********"
+
+
+def _ticket(state: str, owner: str | None) -> Ticket:
+    return Ticket(conversation_key="web:x", reason="requested", target="hotline", state=state, owner=owner)
+
+
+@pytest.mark.parametrize(("username", "role", "state", "owner", "plain", "revealed"), [
+    ("p-lawyer-labour", "adviser", "claimed", "p-lawyer-labour", "numbers", "whole"),  # handles it: may reveal
+    ("p-lawyer-labour", "adviser", "open", None, "numbers", "numbers"),  # may see it, nobody handles it yet
+    ("p-lawyer-labour", "adviser", "claimed", "p-adviser-2", "numbers", "numbers"),  # someone else handles it
+    ("p-lawyer-labour", "adviser", "closed", "p-lawyer-labour", "numbers", "numbers"),  # done: no need any more
+    ("boss", "admin", "claimed", "p-lawyer-labour", "numbers", "numbers"),  # supervisors read, do not call
+    ("boss", "admin", "claimed", "account:boss", "numbers", "whole"),  # unless they handle it themselves
+    ("p-adviser-1", "editor", "claimed", "p-adviser-1", "all", "all"),  # editors never get numbers
+    ("p-adviser-1", "reviewer", "claimed", "p-adviser-1", "all", "all"),
+])
+def test_only_the_person_handling_a_case_may_reveal_its_numbers(username, role, state, owner, plain, revealed):
+    account, ticket = _account(username, role), _ticket(state, owner)
+    assert disclosure(account, ticket, DIRECTORY) == plain
+    assert disclosure(account, ticket, DIRECTORY, reveal=True) == revealed
+    assert handles(account, ticket, DIRECTORY) == (revealed == "whole")
+    assert disclosure(account) == "all"  # anything that is not a case page: the feedback queue, exports …

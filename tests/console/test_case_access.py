@@ -2,8 +2,9 @@
 
 Advisers see and act on the cases of their villages and those assigned to or claimed by them, a hotline
 lawyer the hotline's, administrators all; anything else is 404 exactly like a case that does not exist
-(and nothing changes), editors and reviewers get 403. The resident's phone and ID numbers of a case are
-on its page for those who may see it and nowhere for the others.
+(and nothing changes), editors and reviewers get 403. A case page shows the resident's name to those who may
+see it, their phone, callback and ID numbers masked; whole only to the person handling the case, after the
+audited 显示完整号码 — and nowhere for the others.
 """
 
 import datetime as dt
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.console.accounts import create_account
+from bot.console.models import AuditEntry
 from bot.models import Conversation, Message
 from handoff.models import Delivery, Ticket, TicketEvent
 from tests.conftest import free_port, running_app
@@ -86,8 +88,8 @@ def make_cases(env) -> dict[str, dict]:
                                 text=f"我叫王{n}，电话{phone}，身份证{id_number}，老板欠工钱", created_at=now))
             ticket = Ticket(conversation_key=key, channel="web", openid=f"{n:032d}", reason="requested",
                             topic="wages", summary="欠工钱", village=village, target=target, assignee=assignee,
-                            owner=owner, state=state, created_at=now, updated_at=now,
-                            first_response_due=now + dt.timedelta(days=30),
+                            owner=owner, state=state, created_at=now, updated_at=now, callback_at=now,
+                            callback_phone=phone, first_response_due=now + dt.timedelta(days=30),
                             resolution_due=now + dt.timedelta(days=60))
             session.add(ticket)
             session.flush()
@@ -165,12 +167,56 @@ def test_a_case_page_opens_only_for_those_who_may_see_it(env, clients, role):
             assert response.status_code == 403, (role, name)
         elif name in VISIBLE[role]:
             assert response.status_code == 200, (role, name)
-            assert all(secret in response.text for secret in case["secrets"])  # the transcript is there
+            phone, id_number, resident = case["secrets"]
+            assert resident in response.text  # the transcript is there, with the name they talk to
+            assert phone not in response.text and id_number not in response.text, (role, name)  # until revealed
+            assert f"电话 {phone[:3]}********（居民同意回电）" in response.text and id_number[:3] + "*" * 15 in response.text
             continue
         else:
             assert response.status_code == 404, (role, name)
             assert response.text == missing.text  # word for word a case that does not exist
         assert not any(secret in response.text for secret in case["secrets"]), (role, name)
+
+
+# ---- 显示完整号码 ------------------------------------------------------------------------------------
+def _reveals(env, ticket_id: int) -> int:
+    with env.sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "case.reveal", AuditEntry.target == f"ticket:{ticket_id}"))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_the_person_handling_a_case_sees_its_numbers_whole_and_it_is_audited(env, clients, role):
+    cases = make_cases(env)
+    client = clients[role]
+    token = csrf_of(client.get("/console/").text)
+    for name, case in cases.items():
+        phone, id_number, _ = case["secrets"]
+        handles = CASES[name][4] == "claimed" and CASES[name][3] == ACTOR.get(role)  # only O, the hotline lawyer's
+        page = client.get(f"/console/cases/{case['id']}")
+        assert ('id="reveal"' in page.text) == handles, (role, name)
+        response = client.post(f"/console/cases/{case['id']}/reveal", data={"csrf_token": token})
+        expected = 403 if role in ("editor", "reviewer") else 404 if name not in VISIBLE[role] else (
+            200 if handles else 403)
+        assert response.status_code == expected, (role, name)
+        assert (phone in response.text and id_number in response.text) == handles, (role, name)
+        if handles:
+            assert f"电话 {phone}（居民同意回电）" in response.text and "已记入操作记录" in response.text
+        assert _reveals(env, case["id"]) == (1 if handles else 0), (role, name)
+    forged = client.post(f"/console/cases/{cases['O']['id']}/reveal", data={})  # no CSRF token: refused
+    assert forged.status_code == 403 and _reveals(env, cases["O"]["id"]) == (1 if role == "hotline" else 0)
+
+
+def test_claiming_a_case_lets_its_adviser_reveal_the_numbers(env, clients):
+    case = make_cases(env)["A"]
+    adviser = clients["adviser_a"]
+    token = csrf_of(adviser.get("/console/").text)
+    assert adviser.post(f"/console/cases/{case['id']}/reveal", data={"csrf_token": token}).status_code == 403
+    assert adviser.post(f"/console/cases/{case['id']}/claim", data={"csrf_token": token}).status_code == 303
+    revealed = adviser.post(f"/console/cases/{case['id']}/reveal", data={"csrf_token": token})
+    assert revealed.status_code == 200 and all(secret in revealed.text for secret in case["secrets"])
+    assert not any(secret in adviser.get(f"/console/cases/{case['id']}").text for secret in case["secrets"][:2])
+    assert _reveals(env, case["id"]) == 1
 
 
 # ---- every action ----------------------------------------------------------------------------------
