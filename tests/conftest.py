@@ -17,6 +17,9 @@ from bot.db import make_engine, make_sessions, upgrade_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "data"
+# What the tests' Rasa servers show the apps' /webhook (a developer's own LAWLINE_ACTION_SECRET would win on
+# Rasa's side, so it is used here too).
+ACTION_SECRET = os.environ.get("LAWLINE_ACTION_SECRET") or "test-action-secret-" + "x" * 32
 
 
 def _postgres_admin_url() -> str:
@@ -135,6 +138,9 @@ def rasa_layout(tmp_path_factory):
     from nlu.layout import RasaLayout
 
     layout = RasaLayout.default(var_dir=tmp_path_factory.getbasetemp() / "rasa-var")
+    # The Rasa servers of the tests read it from here (nlu.action_secret); running_app's apps expect it.
+    layout.var_dir.mkdir(parents=True, exist_ok=True)
+    (layout.var_dir / "action.secret").write_text(ACTION_SECRET, encoding="ascii")
     if not layout.rasa_bin.is_file():
         message = f"Rasa is not installed at {layout.rasa_bin}: run scripts/bootstrap-rasa.sh (make test does)"
         if os.environ.get("CI"):
@@ -206,8 +212,8 @@ def browser():
 
 
 @contextmanager
-def running_app(settings, port: int) -> Iterator[str]:
-    """The real app served by uvicorn in a thread on ``port``; yields its base URL."""
+def running_app(settings, port: int, **options) -> Iterator[str]:
+    """The real app served by uvicorn in a thread on ``port``; yields its base URL (``options``: more uvicorn)."""
     import threading
     import time
 
@@ -216,8 +222,8 @@ def running_app(settings, port: int) -> Iterator[str]:
     from bot.app import create_app
     from bot.services import build_services
 
-    server = uvicorn.Server(uvicorn.Config(create_app(lambda: build_services(settings)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    app = create_app(lambda: build_services(settings), action_secret=ACTION_SECRET)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -1,9 +1,8 @@
-"""Console accounts: create, change, sign in with throttling. Used by the admin pages and ``lawline console``.
+"""Console accounts: create, change, sign in, unlock. Used by the admin pages and ``lawline console``.
 
-Throttling (per user name and per client address, counted in the database so it holds across workers):
-after ``MAX_FAILURES_PER_USER`` failed sign-ins for one name within ``WINDOW``, or
-``MAX_FAILURES_PER_ADDRESS`` from one address, further attempts are refused — even with the right
-password — until the window has passed. Every attempt is recorded; the audit log gets them too.
+Sign-in is throttled per (name, address) and per address with exponential back-off (``bot.console.throttle``),
+never by locking the account for everyone. Every attempt is in the audit log; counted failures are also in
+``console_login_attempts``.
 """
 
 from __future__ import annotations
@@ -13,9 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
+from bot.console import throttle
 from bot.console.auth import ROLES, Account, audit, utcnow
 from bot.console.models import ConsoleAccount, ConsoleSession, LoginAttempt
 from bot.console.passwords import DUMMY_HASH, check_policy, hash_password, needs_rehash, verify_password
@@ -28,12 +28,10 @@ __all__ = [
     "list_accounts",
     "set_password",
     "sign_in",
+    "unlock_account",
     "update_account",
 ]
 
-WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 20
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 
 
@@ -120,41 +118,64 @@ def set_password(session: Session, account: ConsoleAccount, password: str, *, ac
           username="cli" if actor is None else None)
 
 
+def unlock_account(session: Session, account: ConsoleAccount, *, actor: Account | None = None) -> int:
+    """Clear the account's sign-in throttle at every address (audited); returns how many failures were cleared."""
+    cleared = throttle.clear_failures(session, account.username)
+    audit(session, actor, "account.unlock", f"account:{account.username}", {"failures": cleared},
+          username="cli" if actor is None else None)
+    return cleared
+
+
 @dataclass(frozen=True, slots=True)
 class LoginResult:
-    """``account`` when the sign-in succeeded; otherwise ``throttled`` says whether guessing was refused."""
+    """``account`` when the sign-in succeeded; otherwise ``retry_after`` says how long guessing is refused."""
 
     account: Account | None
-    throttled: bool = False
+    retry_after: dt.timedelta = dt.timedelta(0)
+
+    @property
+    def throttled(self) -> bool:
+        """True when the attempt was refused unchecked because this address tried too often."""
+        return self.retry_after > dt.timedelta(0)
+
+    @property
+    def retry_minutes(self) -> int:
+        """The wait in whole minutes, rounded up (what the sign-in page says)."""
+        return -(-int(self.retry_after.total_seconds()) // 60)
 
 
-def _failures(session: Session, column: InstrumentedAttribute[str], value: str, since: dt.datetime) -> int:
-    return int(session.scalar(
-        select(func.count()).select_from(LoginAttempt)
-        .where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at >= since)
-    ) or 0)
+def sign_in(session: Session, username: str, password: str, address: str, *, key: bytes = b"",
+            now: dt.datetime | None = None) -> LoginResult:
+    """Check a sign-in (the caller commits: the attempt and the audit entry are recorded either way).
 
-
-def sign_in(session: Session, username: str, password: str, address: str) -> LoginResult:
-    """Check a sign-in (the caller commits: the attempt and the audit entry are recorded either way)."""
+    ``address`` is the client's (``channels.client_address``); ``key`` keys the hash under which it
+    appears in the audit log and alerts.
+    """
     name = username.strip().lower()[:60]
     address = address[:64]
-    now = utcnow()
-    since = now - WINDOW
-    throttled = (_failures(session, LoginAttempt.username, name, since) >= MAX_FAILURES_PER_USER
-                 or _failures(session, LoginAttempt.address, address, since) >= MAX_FAILURES_PER_ADDRESS)
+    now = now or utcnow()
+    tag = throttle.address_tag(address, key)
+    wait = throttle.retry_after(session, name, address, now)
+    if wait > dt.timedelta(0):
+        # Refused unchecked and not counted: a wait says nothing about the name or the password, and
+        # hammering costs no hashing. The next real guess after the wait doubles it.
+        audit(session, None, "login.failed", f"account:{name}",
+              {"reason": "throttled", "address": tag}, username=name or "-", at=now)
+        return LoginResult(None, retry_after=wait)
     row = find_account(session, name) if name else None
-    # Always pay for one hash, so neither a missing name nor throttling shows in the timing.
+    # Always pay for one hash, so a missing name does not show in the timing.
     valid = verify_password(password, row.password_hash if row is not None else DUMMY_HASH)
-    ok = bool(row is not None and row.active and valid and not throttled)
+    ok = bool(row is not None and row.active and valid)
     session.add(LoginAttempt(username=name, address=address, succeeded=ok, created_at=now))
     session.execute(delete(LoginAttempt).where(LoginAttempt.created_at < now - dt.timedelta(days=30)))
     if not ok or row is None:
-        reason = "throttled" if throttled else "wrong name or password" if row is None or not valid else "disabled"
-        audit(session, None, "login.failed", f"account:{name}", {"reason": reason}, username=name or "-")
-        return LoginResult(None, throttled=throttled)
+        reason = "wrong name or password" if row is None or not valid else "disabled"
+        audit(session, None, "login.failed", f"account:{name}", {"reason": reason, "address": tag},
+              username=name or "-", at=now)
+        throttle.raise_alerts(session, name, address, tag, now)
+        return LoginResult(None)
     if needs_rehash(row.password_hash):
         row.password_hash = hash_password(password)
     account = Account.of(row)
-    audit(session, account, "login", f"account:{name}")
+    audit(session, account, "login", f"account:{name}", {"address": tag}, at=now)
     return LoginResult(account)

@@ -84,7 +84,7 @@ def build_console(settings: Settings, sessions: sessionmaker[Session], composer:
     context = ConsoleContext(settings=settings, composer=composer, rasa=rasa, publisher=publisher,
                              corpus_dir=Path(settings.corpus_dir))
     state = ConsoleState(sessions, console_secret(settings), settings.console_session_hours,
-                         services={"context": context})
+                         services={"context": context}, trusted_proxies=settings.trusted_proxies)
     routes = [*account_routes(), *corpus_routes(), *draft_routes(), *data_routes(), *tool_routes(),
               *extra_routes]
     mount = Mount("/console", routes=routes, middleware=[Middleware(ConsoleMiddleware, state=state)])

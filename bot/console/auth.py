@@ -54,6 +54,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.console.models import AuditEntry, ConsoleAccount, ConsoleSession
+from channels.client_address import TrustedProxies
 
 __all__ = [
     "EDITORS",
@@ -128,12 +129,16 @@ class Account:
 
 @dataclass
 class ConsoleState:
-    """What the console's routes share: the database, the signing key, the session lifetime, services."""
+    """What the console's routes share: the database, the signing key, the session lifetime, services.
+
+    ``trusted_proxies`` (``LAWLINE_TRUSTED_PROXIES``) decides whose ``X-Forwarded-For`` names the client.
+    """
 
     sessions: sessionmaker[Session]
     secret: bytes
     session_hours: int = 8
     services: dict[str, Any] = field(default_factory=dict)
+    trusted_proxies: TrustedProxies = ()
 
     def token_hash(self, token: str) -> str:
         return hmac.new(self.secret, b"session:" + token.encode("ascii", "replace"), hashlib.sha256).hexdigest()
@@ -366,10 +371,12 @@ def require_role(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaita
 
 # ---- audit ----------------------------------------------------------------------------------------
 def audit(session: Session, account: Account | None, action: str, target: str = "",
-          detail: dict[str, Any] | None = None, *, username: str | None = None) -> None:
+          detail: dict[str, Any] | None = None, *, username: str | None = None,
+          at: dt.datetime | None = None) -> None:
     """Record an action in the caller's transaction (so it commits or rolls back with the action).
 
     ``detail`` must not carry a resident's personal data: mask it first (``bot.console.masking``).
+    ``at`` is the caller's clock when it has one (sign-in throttling), so entries and counts agree.
     """
     session.add(AuditEntry(
         account_id=account.id if account else None,
@@ -377,5 +384,5 @@ def audit(session: Session, account: Account | None, action: str, target: str = 
         action=action[:60],
         target=target[:400],
         detail=detail or {},
-        created_at=utcnow(),
+        created_at=at or utcnow(),
     ))

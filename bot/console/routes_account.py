@@ -1,4 +1,4 @@
-"""Sign-in and sign-out, the home page, account administration and the audit log."""
+"""Sign-in and sign-out, the home page, account administration (with unlock and sign-in alerts), the audit log."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.console.accounts import AccountError, create_account, find_account, list_accounts, set_password, sign_in
+from bot.console import throttle
+from bot.console.accounts import (
+    AccountError,
+    create_account,
+    find_account,
+    list_accounts,
+    set_password,
+    sign_in,
+    unlock_account,
+)
 from bot.console.accounts import update_account as change_account
 from bot.console.auth import (
     LOGIN_COOKIE,
@@ -30,10 +39,12 @@ from bot.console.auth import (
     set_session_cookie,
     start_session,
     transaction,
+    utcnow,
 )
 from bot.console.models import AuditEntry, CorpusDraft
 from bot.console.passwords import PasswordPolicyError
 from bot.console.templating import error_page, render
+from channels.client_address import client_address
 
 __all__ = ["account_routes"]
 
@@ -73,19 +84,24 @@ async def login(request: Request) -> Response:
     if not isinstance(password, str) or not username or not password:
         return _login_page(request, error="请输入用户名和密码。", username=username, status=400)
     state = console_state(request)
-    address = request.client.host if request.client else "-"
+    address = client_address(request.scope, state.trusted_proxies) or "-"
 
-    def attempt() -> tuple[str | None, bool]:
+    def attempt() -> tuple[str | None, int]:
         with state.sessions.begin() as session:
-            result = sign_in(session, username, password, address)
+            result = sign_in(session, username, password, address, key=state.secret)
             if result.account is None:
-                return None, result.throttled
-            return start_session(session, state, result.account.id), False
+                return None, result.retry_minutes
+            return start_session(session, state, result.account.id), 0
 
-    token, throttled = await run_in_threadpool(attempt)
+    token, wait_minutes = await run_in_threadpool(attempt)
+    if token is None and wait_minutes:
+        # The same words whether the name exists or not: a wait tells nothing about accounts.
+        response = _login_page(request, error=f"登录尝试过多，请 {wait_minutes} 分钟后再试。", username=username,
+                               status=429)
+        response.headers["Retry-After"] = str(wait_minutes * 60)
+        return response
     if token is None:
-        message = ("尝试次数太多，账号暂时锁定，请 15 分钟后再试。" if throttled else "用户名或密码不对。")
-        return _login_page(request, error=message, username=username, status=429 if throttled else 401)
+        return _login_page(request, error="用户名或密码不对。", username=username, status=401)
     response = RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
     set_session_cookie(request, response, token, state.session_hours)
     response.delete_cookie(LOGIN_COOKIE, path="/console")
@@ -112,7 +128,9 @@ def home(request: Request) -> Response:
         mine = session.scalar(select(func.count()).select_from(CorpusDraft)
                               .where(CorpusDraft.author_id == account.id,
                                      CorpusDraft.status.in_(("draft", "rejected", "failed")))) or 0
-    return render(request, "console/home.html", {"title": "首页", "waiting": waiting, "mine": mine})
+        alerts = len(throttle.recent_alerts(session, utcnow())) if account.has_role("admin") else 0
+    return render(request, "console/home.html", {"title": "首页", "waiting": waiting, "mine": mine,
+                                                 "alerts": alerts})
 
 
 @require_role("admin")
@@ -124,10 +142,14 @@ def accounts(request: Request) -> Response:
             flash = _change_accounts(request)
         except (AccountError, PasswordPolicyError) as exc:
             error = str(exc)
+    now = utcnow()
     with console_state(request).sessions() as session:
         rows = list(list_accounts(session))
+        throttled = throttle.throttled_names(session, now)
+        alerts = list(throttle.recent_alerts(session, now))
     return render(request, "console/accounts.html", {"title": "账号", "rows": rows, "roles": ROLES, "flash": flash,
-                                                     "error": error}, status_code=400 if error else 200)
+                                                     "error": error, "throttled": throttled, "alerts": alerts},
+                  status_code=400 if error else 200)
 
 
 def _change_accounts(request: Request) -> str:
@@ -154,6 +176,9 @@ def _change_accounts(request: Request) -> str:
             password = form_data(request).get("password", "")
             set_password(session, row, password if isinstance(password, str) else "", actor=actor)
             return f"已为 {row.username} 设置新密码，请当面或电话告知本人。"
+        if action == "unlock":
+            cleared = unlock_account(session, row, actor=actor)
+            return f"已解除 {row.username} 的登录限制（清除 {cleared} 次失败记录）。"
     raise AccountError("未知的操作。")
 
 

@@ -1,4 +1,4 @@
-"""Accounts, passwords, throttling, drafts and the file write-back on real SQLite and PostgreSQL."""
+"""Accounts, passwords, drafts and the file write-back on real SQLite and PostgreSQL (throttling: test_throttle.py)."""
 
 import datetime as dt
 
@@ -26,7 +26,7 @@ from bot.console.drafts import (
     withdraw_draft,
 )
 from bot.console.masking import mask_personal_data
-from bot.console.models import AuditEntry, ConsoleSession, LoginAttempt
+from bot.console.models import AuditEntry, ConsoleSession
 from bot.console.passwords import PasswordPolicyError, check_policy, hash_password, needs_rehash, verify_password
 from corpus import import_corpus
 from corpus.models import Article, Law
@@ -45,28 +45,6 @@ def test_passwords_are_salted_scrypt_and_verify():
     for weak in ("short", "aaaaaaaaaaaa", "editor-long-password"):
         with pytest.raises(PasswordPolicyError):
             check_policy(weak, "editor")
-
-
-def test_sign_in_is_throttled_per_name_and_records_every_attempt(sessions):
-    with sessions.begin() as session:
-        create_account(session, "editor", PASSWORD, "editor")
-    for _ in range(5):
-        with sessions.begin() as session:
-            result = sign_in(session, "editor", "not the password", "10.0.0.1")
-            assert result.account is None and not result.throttled
-    with sessions.begin() as session:
-        blocked = sign_in(session, "editor", PASSWORD, "10.0.0.2")  # the right password, but too many tries
-    assert blocked.account is None and blocked.throttled
-    with sessions.begin() as session:
-        session.execute(LoginAttempt.__table__.update().values(
-            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16)))
-    with sessions.begin() as session:
-        ok = sign_in(session, "Editor ", PASSWORD, "10.0.0.1")
-    assert ok.account is not None and ok.account.role == "editor"
-    with sessions() as session:
-        actions = [a for a in session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))]
-        attempts = session.scalar(select(func.count()).select_from(LoginAttempt))
-    assert actions.count("login.failed") == 6 and actions[-1] == "login" and attempts == 7
 
 
 def test_unknown_names_and_disabled_accounts_cannot_sign_in(sessions):
