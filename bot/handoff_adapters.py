@@ -3,7 +3,8 @@
 - ``ConversationTranscript``: a resident's recent messages from ``bot.models`` (with the citations the bot
   gave), for case cards and the console.
 - ``WeChatMessenger``: a person's reply to the resident through the customer-service API of the channel the
-  resident last wrote from; WeChat's refusals become ``handoff.errors.DeliveryRefused``.
+  resident last wrote from; WeChat's refusals become ``handoff.errors.DeliveryRefused``, a send with no
+  answer back ``DeliveryUnknown``.
 - ``AdviserTemplates``: template messages from the official account to advisers who follow it; WeChat's
   refusals become ``handoff.errors.TemplateRefused``.
 - ``LegalAidPoints`` and ``pre_application_hook``: the legal-aid check's (issue #4) directory and submit
@@ -19,11 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.eligibility.ports import LegalAidPoint, SubmitHook, SubmittedPreApplication
 from bot.models import Conversation, Message
-from channels.errors import QuotaExceeded, ResponseWindowClosed, WeChatError
+from channels.errors import OutcomeUnknown, QuotaExceeded, ResponseWindowClosed, WeChatError
 from channels.splitting import split_text
 from channels.wechat_api import WeChatClient
 from handoff.directory import Directory
-from handoff.errors import DeliveryRefused, TemplateRefused
+from handoff.errors import DeliveryRefused, DeliveryUnknown, TemplateRefused
 from handoff.ports import TranscriptLine
 from handoff.tickets import TicketService
 
@@ -42,7 +43,8 @@ class ConversationTranscript:
             conversation = session.scalar(select(Conversation).where(Conversation.key == conversation_key))
             if conversation is None:
                 return []
-            rows = session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+            rows = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
+                                                         Message.text != "")  # "" is erased (bot.privacy)
                                    .order_by(Message.id.desc()).limit(limit)).all()
         lines = []
         for row in reversed(rows):
@@ -71,6 +73,8 @@ class WeChatMessenger:
             raise DeliveryRefused("window_closed") from None
         except QuotaExceeded:
             raise DeliveryRefused("quota") from None
+        except OutcomeUnknown:
+            raise DeliveryUnknown() from None
 
 
 # 40003 invalid openid, 40036/40037 invalid template id, 43004 not following, 43019 blocked, 47003 bad data

@@ -31,7 +31,7 @@ from bot.answers import load_reply_texts
 from channels.simulator import CallbackSimulator, WeChatApiStandIn
 from nlu.process import free_port
 
-__all__ = ["QUESTIONS", "run_load_bench"]
+__all__ = ["QUESTIONS", "random_key", "run_load_bench", "start_stack", "wait_ready"]
 
 # Written by the team for this bench (not from any evaluation set).
 QUESTIONS = (
@@ -59,11 +59,13 @@ class _Delivery:
     status: int
 
 
-def _random_key(alphabet: str, length: int) -> str:
+def random_key(alphabet: str, length: int) -> str:
+    """A random secret for the bench's own account (token, AppID, EncodingAESKey)."""
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def _start_stack(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_stack(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``lawline serve`` as a child process in its own session, its output appended to ``log_path``."""
     lawline = Path(sys.executable).with_name("lawline")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -71,7 +73,8 @@ def _start_stack(env: dict[str, str], port: int, log_path: Path) -> subprocess.P
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until ``/healthz`` says Rasa is up (or the process exits, or ``timeout`` passes)."""
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=base, timeout=5) as http:
         while time.monotonic() < deadline:
@@ -161,9 +164,9 @@ def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_res
     """Start the stack, run each concurrency level, stop the stack; returns one result per level."""
     api = WeChatApiStandIn()
     api.start()
-    token = _random_key(string.ascii_letters + string.digits, 24)
-    appid = "wx" + _random_key("0123456789abcdef", 16)
-    aes_key = _random_key(string.ascii_letters + string.digits, 43)
+    token = random_key(string.ascii_letters + string.digits, 24)
+    appid = "wx" + random_key("0123456789abcdef", 16)
+    aes_key = random_key(string.ascii_letters + string.digits, 43)
     port, rasa_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -171,16 +174,16 @@ def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_res
         "LAWLINE_RASA_PORT": str(rasa_port),
         "LAWLINE_WECHAT_TOKEN": token,
         "LAWLINE_WECHAT_APPID": appid,
-        "LAWLINE_WECHAT_APPSECRET": _random_key(string.ascii_letters, 32),
+        "LAWLINE_WECHAT_APPSECRET": random_key(string.ascii_letters, 32),
         "LAWLINE_WECHAT_AES_KEY": aes_key,
         "LAWLINE_WECHAT_API_BASE": api.base_url,
         "LAWLINE_LOG_LEVEL": "WARNING",
     }
     env.pop("LAWLINE_RASA_URL", None)
     base = f"http://127.0.0.1:{port}"
-    process = _start_stack(env, port, var_dir / "bench" / "load-serve.log")
+    process = start_stack(env, var_dir / "bench" / "load-serve.log")
     try:
-        _wait_ready(base, process, startup_timeout)
+        wait_ready(base, process, startup_timeout)
         sim = CallbackSimulator(token, appid, aes_key)
         counter = [int(time.time()) * 1000]
         note = load_reply_texts().degraded_note

@@ -6,7 +6,9 @@ ChannelError                    root of the package
     ├── AccessTokenInvalid      40001 / 40014 / 42001 still returned after one forced token refresh
     ├── ResponseWindowClosed    45015: more than 48 hours since the resident's last message; never retried
     ├── QuotaExceeded           45047: customer-service message quota for this resident used up
-    └── WeChatBusy              -1 / 45009, HTTP 5xx or a network failure, still failing after bounded retries
+    ├── WeChatBusy              -1 / 45009, HTTP 5xx or a failure before the request went out, after bounded retries
+    └── OutcomeUnknown          a message was sent but no answer came back (read timeout, connection cut):
+                                WeChat may have delivered it; never retried by the client (the outbox decides)
 
 Codes follow the WeChat pages "全局返回码说明" and "客服消息 / 发送客服消息". Nothing here carries a
 resident's message text: ``errmsg`` is WeChat's own message or a short description of ours.
@@ -18,6 +20,7 @@ __all__ = [
     "AccessTokenInvalid",
     "ChannelConfigError",
     "ChannelError",
+    "OutcomeUnknown",
     "QuotaExceeded",
     "ResponseWindowClosed",
     "WeChatBusy",
@@ -67,3 +70,11 @@ class QuotaExceeded(WeChatError):
 
 class WeChatBusy(WeChatError):
     """-1 (system busy), 45009 (call limit), HTTP 5xx or network trouble, after bounded retries."""
+
+
+class OutcomeUnknown(WeChatError):
+    """The request went out and no answer came back: delivered or not, nobody knows.
+
+    Retrying it at once (as for ``WeChatBusy``) sent a person's reply six times; the outbox retries it once
+    per such timeout, so a resident gets every message and at most one copy more per timeout.
+    """

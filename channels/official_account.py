@@ -5,22 +5,18 @@ verify → parse → handle → render/push:
 - GET is URL verification ("接入概述"); POST carries messages and events, plain or in safe mode
   ("消息加解密说明"). Forged, missing or stale (> 5 min) signatures get 403 and nothing is processed;
   oversized bodies 413; malformed or DTD/entity-bearing XML 400 (``channels._callback``).
-- De-duplication ("接收普通消息": WeChat retries three times when it has no answer within 5 s; use
-  MsgId, and FromUserName + CreateTime for events): the first delivery claims a key in shared storage
-  with ``set_if_absent``; a retry never starts a second run — it returns the first delivery's passive
-  reply if that is ready within ``retry_wait_seconds``, else ``success``.
-- Timing ("被动回复用户消息": reply within 5 s or answer ``success``): the conversation runs as a task;
-  if it answers within ``passive_reply_seconds`` the first part is the passive reply and the rest is
-  pushed, otherwise the request answers ``success`` and every part is pushed through the
-  customer-service API ("客服消息") when ready.
-- Parts: the replies of one turn (an answer, a question that follows it, a person's replies that waited)
-  are packed into as few WeChat messages of at most 2,048 bytes as they fit in, in order, paragraph
-  breaks kept. WeChat allows 5 customer-service messages per message the resident sends ("客服消息下发规则":
-  用户发送消息, 5 条, 48 小时); sent one reply per message (and Rasa's REST channel used to split an answer
-  at every blank line), a cited answer was a passive reply and up to seven pushes, the last refused with
-  45047. Packed, a cited answer is the passive reply and at most one push. The pushes sent after a
-  resident's message are reported to the ``PushLedger`` (the conversation service), which counts them
-  against the quota the handoff's deliveries share.
+- Crash-safe de-duplication ("接收普通消息": WeChat retries three times when it has no answer within 5 s;
+  use MsgId, and FromUserName + CreateTime for events): every delivery is recorded in ``channels.inbox``
+  before it is worked on, owned by this process. A retry never starts a second run while the owner is
+  alive — it returns the passive reply if that is ready within ``retry_wait_seconds``, else ``success``;
+  a retry takes over the work of a dead owner and answers it; once WeChat's retries are over
+  (``retries_end_seconds``), the sweeper (every ``sweep_seconds``) does, by push.
+- Timing ("被动回复用户消息": reply within 5 s or answer ``success``): the conversation runs as a task
+  and stores its answer in the ``Outbox`` (``channels.ports``), packed into as few 2,048-byte parts as fit
+  (``channels.splitting.pack_replies``). If it answers within ``passive_reply_seconds`` the first part is
+  the passive reply; the rest, or everything when the window has passed, is pushed by the outbox's
+  worker ("客服消息"), which retries, keeps the order and counts WeChat's 5 messages per resident message
+  once. Nothing here calls the customer-service API itself.
 - Voice uses ``Recognition``; menu clicks map to texts or conversation prompts; subscribe gets the
   welcome; unsubscribe and other events get nothing. Logs carry hashed openids, never message text.
 """
@@ -28,11 +24,10 @@ verify → parse → handle → render/push:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -40,15 +35,15 @@ from starlette.routing import BaseRoute, Route
 
 from channels._callback import CallbackCodec, CallbackRejected, Inbound, check_aes_key
 from channels.background import BackgroundTasks
-from channels.errors import ChannelConfigError, QuotaExceeded, ResponseWindowClosed, WeChatError
-from channels.ports import ChannelUser, Conversation, PushLedger
+from channels.errors import ChannelConfigError, WeChatError
+from channels.inbox import Inbox, InboxRow
+from channels.ports import ChannelUser, Conversation, Outbox, Receipt
 from channels.privacy import hash_openid
-from channels.splitting import split_text
 from channels.storage import KeyValueStore
 from channels.texts import ChannelTexts, is_blank
 from channels.wechat_api import WeChatClient
 
-__all__ = ["OfficialAccount", "OfficialAccountConfig", "official_account_routes"]
+__all__ = ["OfficialAccount", "OfficialAccountConfig"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +64,11 @@ class OfficialAccountConfig:
     max_body_bytes: int = 64 * 1024
     timestamp_tolerance_seconds: int = 300
     max_message_chars: int = 1000
-    dedup_seconds: int = 300
     retry_wait_seconds: float = 3.0
     followup_delay_seconds: float = 0.5
+    hold_seconds: float = 20.0
+    sweep_seconds: float = 5.0
+    retries_end_seconds: float = 20.0
     resolve_unionid: bool = True
     unionid_cache_seconds: int = 24 * 3600
     unionid_retry_seconds: int = 300
@@ -85,9 +82,11 @@ class OfficialAccountConfig:
             check_aes_key(self.aes_key)
         if not 0 < self.passive_reply_seconds < 5:
             raise ChannelConfigError("passive_reply_seconds", "WeChat waits 5 s: must be between 0 and 5")
-        for name in ("answer_timeout_seconds", "max_body_bytes", "max_message_chars", "dedup_seconds"):
+        for name in ("answer_timeout_seconds", "max_body_bytes", "max_message_chars", "sweep_seconds"):
             if getattr(self, name) <= 0:
                 raise ChannelConfigError(name, "must be positive")
+        if self.hold_seconds <= self.passive_reply_seconds:
+            raise ChannelConfigError("hold_seconds", "must be longer than passive_reply_seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,37 +100,27 @@ class _Ask:
 
 
 _Action = _Reply | _Ask | None
-_State = Literal["working", "replied", "pushing", "done"]
-
-
-def _state(state: _State, reply: str | None = None) -> str:
-    return json.dumps({"state": state, "reply": reply}, ensure_ascii=False)
-
-
-def _read_state(raw: str | None) -> dict[str, object]:
-    try:
-        state = json.loads(raw) if raw else None
-    except ValueError:
-        state = None
-    return state if isinstance(state, dict) else {"state": "done"}
 
 
 class OfficialAccount:
-    """The official account channel for one account, with its injected dependencies."""
+    """The official account channel for one account, with its injected dependencies.
+
+    ``start()`` (on the app's loop) begins the inbox heartbeat and the sweeper; ``aclose()`` stops them.
+    """
 
     def __init__(
         self,
         config: OfficialAccountConfig,
         *,
         conversation: Conversation,
+        outbox: Outbox,
+        inbox: Inbox,
         store: KeyValueStore,
         client: WeChatClient,
         texts: ChannelTexts | None = None,
         background: BackgroundTasks | None = None,
-        ledger: PushLedger | None = None,
     ) -> None:
         self.config = config
-        self._ledger = ledger
         self._codec = CallbackCodec(
             config.token,
             config.appid,
@@ -140,10 +129,13 @@ class OfficialAccount:
             tolerance_seconds=config.timestamp_tolerance_seconds,
         )
         self._conversation = conversation
+        self._outbox = outbox
+        self.inbox = inbox
         self._store = store
         self._client = client
         self._texts = texts if texts is not None else ChannelTexts()
         self.background = background if background is not None else BackgroundTasks()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def routes(self) -> list[BaseRoute]:
         """``GET`` and ``POST`` on ``config.path``."""
@@ -165,23 +157,61 @@ class OfficialAccount:
             return PlainTextResponse(_SUCCESS)
         return Response(self._codec.render_text(inbound, reply), media_type="application/xml")
 
+    # -- start and stop --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Beat, answer what dead processes left unfinished, and keep doing so every ``sweep_seconds``."""
+        self.inbox.heartbeat.start()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(), name="wechat-inbox-sweep")
+
+    async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+        await self.background.aclose()
+        await self.inbox.heartbeat.aclose()
+
+    async def _sweep_forever(self) -> None:
+        rounds = 0
+        while True:
+            try:
+                await self.sweep()
+                if rounds % 720 == 0:  # about hourly: finished rows older than a day
+                    await self.inbox.purge()
+            except Exception as exc:  # the database is down: the next round tries again
+                logger.error("inbox sweep failed: %s", type(exc).__name__)
+            rounds += 1
+            await asyncio.sleep(self.config.sweep_seconds)
+
+    async def sweep(self) -> int:
+        """Take over the unfinished messages of dead processes and answer them by push; how many."""
+        taken = 0
+        # WeChat retries a message for about 15 s: until then a retry may still take it and answer passively.
+        for row in await self.inbox.orphans(dt.timedelta(seconds=self.config.retries_end_seconds)):
+            if await self.inbox.take_over(row):
+                taken += 1
+                logger.info("answering %s's message left by a stopped process", hash_openid(row.openid))
+                self.background.spawn(self._finish(row.key, row.openid, row.kind, row.text), "wechat-recover")
+        return taken
+
     # -- handling --------------------------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> str | None:
         """The passive reply text for ``inbound`` (None: answer ``success``), processing it at most once."""
         kind = f"{inbound.msg_type}/{inbound.event}" if inbound.event else inbound.msg_type
-        key = self._dedup_key(inbound)
-        if not await self._store.set_if_absent(key, _state("working"), ttl=self.config.dedup_seconds):
-            logger.info("official account %s from %s: repeated delivery", kind, hash_openid(inbound.openid))
-            return await self._replay(key)
-        logger.info("official account %s from %s", kind, hash_openid(inbound.openid))
         action = self._decide(inbound)
         if action is None:
-            await self._store.set(key, _state("done"), ttl=self.config.dedup_seconds)
+            logger.info("official account %s from %s: nothing to answer", kind, hash_openid(inbound.openid))
             return None
-        if isinstance(action, _Reply):
-            return await self._deliver(key, inbound.openid, split_text(action.text))
-        return await self._answer(key, inbound.openid, action.text)
+        key = self._dedup_key(inbound)
+        what, text = ("reply", action.text) if isinstance(action, _Reply) else ("ask", action.text)
+        earlier = await self.inbox.claim(key, "official_account", inbound.openid, what, text)
+        if earlier is not None:
+            logger.info("official account %s from %s: repeated delivery", kind, hash_openid(inbound.openid))
+            return await self._again(earlier)
+        logger.info("official account %s from %s", kind, hash_openid(inbound.openid))
+        return await self._work(key, inbound.openid, what, text)
 
     def _dedup_key(self, inbound: Inbound) -> str:
         prefix = f"wechat:oa:{self.config.appid}"
@@ -215,65 +245,81 @@ class OfficialAccount:
             return _Reply(self._texts.too_long_for(self.config.max_message_chars))
         return _Ask(text)
 
-    async def _replay(self, key: str) -> str | None:
-        """A retry: the first delivery's passive reply if it is (or becomes) ready, else ``success``."""
+    async def _again(self, row: InboxRow) -> str | None:
+        """A retry: the passive reply once it is ready; the work itself when its owner has died."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.retry_wait_seconds
         while True:
-            state = _read_state(await self._store.get(key))
-            if state.get("state") == "replied":
-                reply = state.get("reply")
-                return reply if isinstance(reply, str) else None
-            if state.get("state") != "working" or loop.time() >= deadline:
+            if row.state == "replied":
+                return row.reply or None
+            if row.state == "done":
+                return None
+            if not await self.inbox.heartbeat.alive(row.owner):
+                if await self.inbox.take_over(row):
+                    logger.info("taking over %s's message from a stopped process", hash_openid(row.openid))
+                    return await self._work(row.key, row.openid, row.kind, row.text)
+            elif row.state == "pushing":
+                return None  # its owner pushes the answer when ready
+            if loop.time() >= deadline:
                 return None
             await asyncio.sleep(0.1)
+            found = await self.inbox.get(row.key)
+            if found is None:
+                return None
+            row = found
 
-    async def _deliver(self, key: str, openid: str, parts: list[str], user: ChannelUser | None = None) -> str | None:
-        """Answer with the first part now; push the others after a short delay (so they arrive after it).
-
-        ``user``: the resident whose message this answers (its pushes are reported to the ledger); None for
-        menu and event replies, which WeChat counts apart.
-        """
-        if not parts:
-            await self._store.set(key, _state("done"), ttl=self.config.dedup_seconds)
-            return None
-        await self._store.set(key, _state("replied", parts[0]), ttl=self.config.dedup_seconds)
-        if len(parts) > 1:
-            self.background.spawn(self._push(openid, parts[1:], self.config.followup_delay_seconds, user),
-                                  "wechat-push")
-        return parts[0]
-
-    async def _answer(self, key: str, openid: str, text: str) -> str | None:
-        task = asyncio.get_running_loop().create_task(self._respond(openid, text))
+    async def _work(self, key: str, openid: str, what: str, text: str) -> str | None:
+        """Prepare the answer; within the passive window its first part is the reply, the rest is pushed."""
+        receipt = Receipt(key, self.config.hold_seconds)
+        task = asyncio.get_running_loop().create_task(self._prepare(openid, what, text, receipt))
         try:
-            user, parts = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_reply_seconds)
+            await asyncio.wait_for(asyncio.shield(task), timeout=self.config.passive_reply_seconds)
         except asyncio.CancelledError:
             # The request went away (shutdown): the answer is still owed to the resident.
-            self.background.spawn(self._push_when_done(task, openid), "wechat-push")
+            self.background.spawn(self._push_when_done(task, key, receipt), "wechat-push")
             raise
         except TimeoutError:
-            self.background.spawn(self._push_when_done(task, openid), "wechat-push")
-            await self._store.set(key, _state("pushing"), ttl=self.config.dedup_seconds)
+            await self.inbox.mark(key, "pushing")
+            self.background.spawn(self._push_when_done(task, key, receipt), "wechat-push")
             logger.info("answer for %s misses the passive window; it will be pushed", hash_openid(openid))
             return None
-        return await self._deliver(key, openid, parts, user)
+        first = await self._outbox.take_first(receipt)
+        await self.inbox.mark(key, "replied", first or "")
+        await self._outbox.release(receipt, self.config.followup_delay_seconds)
+        return first
 
-    async def _respond(self, openid: str, text: str) -> tuple[ChannelUser, list[str]]:
-        """Ask the conversation; its replies packed into WeChat-sized parts (see the module docstring).
+    async def _prepare(self, openid: str, what: str, text: str, receipt: Receipt) -> None:
+        """Have the answer's parts in the outbox (once: an answer stored before a crash is not asked again).
 
-        Any failure becomes the calm service-error text (logged by type only).
+        A fixed text is held as it is; the conversation stores its own answer; any failure of the
+        conversation becomes the calm service-error text (logged by type only).
         """
-        user = ChannelUser("official_account", openid)
+        if await self._outbox.held(receipt):
+            return
+        user = ChannelUser("official_account", openid, await self._unionid(openid))
+        if what == "reply":
+            await self._outbox.hold(user, receipt, [text])
+            return
         try:
-            user = ChannelUser("official_account", openid, await self._unionid(openid))
-            replies = await asyncio.wait_for(
-                self._conversation.respond(user, text), timeout=self.config.answer_timeout_seconds
-            )
+            await asyncio.wait_for(self._conversation.respond(user, text, receipt),
+                                   timeout=self.config.answer_timeout_seconds)
         except Exception as exc:
             logger.error("conversation failed for %s: %s", hash_openid(openid), type(exc).__name__)
             logger.debug("conversation failure", exc_info=True)
-            replies = [self._texts.service_error]
-        return user, split_text("\n\n".join(reply.strip() for reply in replies if reply.strip()))
+            if not await self._outbox.held(receipt):
+                await self._outbox.hold(user, receipt, [self._texts.service_error])
+
+    async def _push_when_done(self, task: asyncio.Task[None], key: str, receipt: Receipt) -> None:
+        await task
+        await self._outbox.release(receipt)
+        await self.inbox.mark(key, "done")
+
+    async def _finish(self, key: str, openid: str, what: str, text: str) -> None:
+        """A message taken over from a dead process: answered by push (its passive window has passed)."""
+        receipt = Receipt(key, self.config.hold_seconds)
+        await self._prepare(openid, what, text, receipt)
+        await self._outbox.release(receipt)
+        await self.inbox.mark(key, "done")
 
     async def _unionid(self, openid: str) -> str | None:
         """The resident's UnionID, cached; None when unbound, disabled or unavailable (never fatal)."""
@@ -293,56 +339,3 @@ class OfficialAccount:
             return None
         await self._store.set(key, unionid or "", ttl=self.config.unionid_cache_seconds)
         return unionid
-
-    async def _push_when_done(self, task: asyncio.Task[tuple[ChannelUser, list[str]]], openid: str) -> None:
-        user, parts = await task
-        await self._push(openid, parts, 0.0, user)
-
-    async def _push(self, openid: str, parts: list[str], delay: float = 0.0, user: ChannelUser | None = None) -> None:
-        """Send ``parts`` in order through the customer-service API; stop at the first refusal.
-
-        What was sent for ``user``'s message is reported to the ledger (WeChat's quota is shared).
-        """
-        if delay > 0:
-            await asyncio.sleep(delay)
-        sent = 0
-        try:
-            for index, part in enumerate(parts):
-                try:
-                    await self._client.send_text(openid, part)
-                except (ResponseWindowClosed, QuotaExceeded) as exc:
-                    logger.warning("push to %s stopped at part %d: %r", hash_openid(openid), index + 1, exc)
-                    return
-                except WeChatError as exc:
-                    logger.error("push to %s failed at part %d: %r", hash_openid(openid), index + 1, exc)
-                    return
-                sent += 1
-        finally:
-            if sent and user is not None and self._ledger is not None:
-                await self._report(user, sent)
-
-    async def _report(self, user: ChannelUser, sent: int) -> None:
-        assert self._ledger is not None
-        try:
-            await self._ledger.pushed(user, sent)
-        except Exception as exc:  # the messages went out; a failed count must not turn into an error
-            logger.error("could not count %d pushes to %s: %s", sent, hash_openid(user.openid),
-                         type(exc).__name__)
-
-
-def official_account_routes(
-    config: OfficialAccountConfig,
-    *,
-    conversation: Conversation,
-    store: KeyValueStore,
-    client: WeChatClient,
-    texts: ChannelTexts | None = None,
-    background: BackgroundTasks | None = None,
-    ledger: PushLedger | None = None,
-) -> list[BaseRoute]:
-    """Routes of the official account channel; pass ``background`` to drain pending pushes at shutdown."""
-    channel = OfficialAccount(
-        config, conversation=conversation, store=store, client=client, texts=texts, background=background,
-        ledger=ledger,
-    )
-    return channel.routes()

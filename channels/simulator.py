@@ -1,14 +1,16 @@
 """WeChat's side of the wire, for load benchmarks.
 
 Signed (and AES-encrypted) callback deliveries, and a minimal stand-in of the WeChat API that issues stable
-tokens and records customer-service messages.
+tokens and records customer-service messages — or, on request, answers them as a bad day would: 45015,
+-1, HTTP 500, or an "ok" that comes only after the sender has given up (``fail_next``).
 
 Follows the same WeChat pages as ``channels._callback`` ("消息加解密说明", "接收普通消息", "获取稳定版接口
-调用凭据", "客服消息"). Used by ``lawline bench load``; never by the serving app.
+调用凭据", "客服消息"). Used by ``lawline bench load`` and ``lawline bench faults``; never by the serving app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import socket
@@ -82,6 +84,8 @@ class WeChatApiStandIn:
 
     pushed: list[_Pushed] = field(default_factory=list)
     base_url: str = ""
+    slow_seconds: float = 12.0  # longer than the app's 10 s client timeout
+    _faults: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -89,11 +93,34 @@ class WeChatApiStandIn:
     async def _token(self, _request: Request) -> JSONResponse:
         return JSONResponse({"access_token": "stand-in-" + secrets.token_hex(8), "expires_in": 7200})
 
+    def fail_next(self, fault: str, count: int = 1) -> None:
+        """The next ``count`` sends fail.
+
+        ``45015`` or ``-1``: those errcodes; ``500``: HTTP 500; ``slow``: delivered, answered late.
+        """
+        if fault not in ("45015", "-1", "500", "slow"):
+            raise ValueError(f"unknown fault {fault!r}")
+        with self._lock:
+            self._faults.extend([fault] * count)
+
+    def clear_faults(self) -> None:
+        """Forget the failures not yet used (a bench phase leaves none to the next)."""
+        with self._lock:
+            self._faults.clear()
+
     async def _send(self, request: Request) -> JSONResponse:
         body = await request.json()
         with self._lock:
+            fault = self._faults.pop(0) if self._faults else None
+        if fault == "500":
+            return JSONResponse({"error": "stand-in failure"}, status_code=500)
+        if fault in ("45015", "-1"):
+            return JSONResponse({"errcode": int(fault), "errmsg": "stand-in fault"})
+        with self._lock:
             self.pushed.append(_Pushed(str(body.get("touser")), str((body.get("text") or {}).get("content")),
                                        time.monotonic()))
+        if fault == "slow":
+            await asyncio.sleep(self.slow_seconds)
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
     async def _user_info(self, request: Request) -> JSONResponse:
@@ -124,3 +151,8 @@ class WeChatApiStandIn:
     def pushed_to(self, openid: str) -> list[str]:
         with self._lock:
             return [p.text for p in self.pushed if p.openid == openid]
+
+    def pushed_with_times(self, openid: str) -> list[tuple[str, float]]:
+        """What was pushed to ``openid`` and when (``time.monotonic()``)."""
+        with self._lock:
+            return [(p.text, p.at) for p in self.pushed if p.openid == openid]

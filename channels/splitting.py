@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["WECHAT_TEXT_LIMIT_BYTES", "split_text", "utf8_size"]
+__all__ = ["WECHAT_TEXT_LIMIT_BYTES", "pack_replies", "split_text", "utf8_size"]
 
 WECHAT_TEXT_LIMIT_BYTES = 2048
 
@@ -108,3 +108,12 @@ def split_text(text: str, max_bytes: int = WECHAT_TEXT_LIMIT_BYTES) -> list[str]
     if not text:
         return []
     return [part.strip() for part in _split(text, max_bytes, 0) if part.strip()]
+
+
+def pack_replies(replies: list[str], max_bytes: int = WECHAT_TEXT_LIMIT_BYTES) -> list[str]:
+    """The replies of one turn packed into as few WeChat messages as fit, in order, paragraph breaks kept.
+
+    Sent one reply per message, a cited answer used to be a passive reply and up to seven pushes, the
+    last refused by WeChat's quota (45047); packed, it is the passive reply and at most one push.
+    """
+    return split_text("\n\n".join(reply.strip() for reply in replies if reply.strip()), max_bytes)

@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-__all__ = ["CHANNEL_METADATA", "KeyValueStore", "MemoryStore", "RedisStore", "SqlStore", "channel_kv"]
+__all__ = ["CHANNEL_METADATA", "KeyValueStore", "MemoryStore", "RedisStore", "SqlStore", "channel_inbox", "channel_kv"]
 
 CHANNEL_METADATA = MetaData()
 
@@ -50,6 +50,23 @@ channel_kv = Table(
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=True, index=True),
+)
+
+# Inbound messages recorded before they are worked on: ``channels.inbox`` (defined here, with the other
+# channel table, so that the migrations always see it).
+channel_inbox = Table(
+    "channel_inbox",
+    CHANNEL_METADATA,
+    Column("key", String(200), primary_key=True),
+    Column("channel", String(30), nullable=False),
+    Column("openid", String(100), nullable=False),
+    Column("kind", String(10), nullable=False),  # ask: the conversation answers; reply: a fixed text
+    Column("text", Text, nullable=False),
+    Column("state", String(10), nullable=False, index=True),
+    Column("owner", String(100), nullable=False),
+    Column("reply", Text, nullable=True),  # the passive reply, for WeChat's retries
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 

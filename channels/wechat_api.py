@@ -10,9 +10,13 @@ Access token ("获取稳定版接口调用凭据", ``POST /cgi-bin/stable_token`
 lock key claimed with ``set_if_absent``), the others wait and re-read; it is refreshed ahead of expiry.
 
 Errors ("全局返回码说明"): 40001/40014/42001 → one refresh and one retry; 45015 →
-``ResponseWindowClosed`` (never retried); 45047 → ``QuotaExceeded``; -1/45009, HTTP 5xx and network
-failures → bounded retries with exponential backoff, then ``WeChatBusy``. URLs carry the AppSecret or
-the access token, so this module never logs a URL; keep httpx's own logger at WARNING.
+``ResponseWindowClosed`` (never retried); 45047 → ``QuotaExceeded``; -1/45009, HTTP 5xx and failures
+before the request went out (connect, pool) → bounded retries with exponential backoff, then
+``WeChatBusy``. A message sent without an answer back (read timeout, connection cut after sending) is
+``OutcomeUnknown`` and is not retried here: WeChat may have delivered it, and a retry loop sent the same
+message four to six times. Look-ups (user/info, code2Session, tokens) are retried as busy instead.
+URLs carry the AppSecret or the access token, so this module never logs a URL; keep httpx's own logger
+at WARNING.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import httpx
 
 from channels.errors import (
     AccessTokenInvalid,
+    OutcomeUnknown,
     QuotaExceeded,
     ResponseWindowClosed,
     WeChatBusy,
@@ -142,7 +147,7 @@ class WeChatClient:
         if utf8_size(text) > WECHAT_TEXT_LIMIT_BYTES:
             raise ValueError(f"text is {utf8_size(text)} bytes; WeChat accepts {WECHAT_TEXT_LIMIT_BYTES}")
         payload = {"touser": openid, "msgtype": "text", "text": {"content": text}}
-        await self._call("POST", "/cgi-bin/message/custom/send", json_body=payload)
+        await self._call("POST", "/cgi-bin/message/custom/send", json_body=payload, sends=True)
         logger.info("custom-service text sent to %s (%d bytes)", hash_openid(openid), utf8_size(text))
 
     async def send_template(self, openid: str, template_id: str, data: dict[str, str], url: str | None = None) -> None:
@@ -155,7 +160,7 @@ class WeChatClient:
                                    "data": {name: {"value": value} for name, value in data.items()}}
         if url:
             payload["url"] = url
-        await self._call("POST", "/cgi-bin/message/template/send", json_body=payload)
+        await self._call("POST", "/cgi-bin/message/template/send", json_body=payload, sends=True)
         logger.info("template message sent to %s", hash_openid(openid))
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
@@ -271,14 +276,18 @@ class WeChatClient:
         params: dict[str, str] | None = None,
         json_body: dict[str, Any] | None = None,
         with_token: bool = True,
+        sends: bool = False,
     ) -> dict[str, Any]:
-        """One API call: token attached, one retry after a refused token, bounded retries when busy."""
+        """One API call: token attached, one retry after a refused token, bounded retries when busy.
+
+        ``sends``: the call delivers a message, so a lost answer is ``OutcomeUnknown``, not busy.
+        """
         token = await self.access_token() if with_token else None
         refreshed = False
         attempt = 0
         while True:
             try:
-                return await self._request(method, path, params, json_body, token)
+                return await self._request(method, path, params, json_body, token, sends)
             except AccessTokenInvalid:
                 if not with_token or refreshed:
                     raise
@@ -300,6 +309,7 @@ class WeChatClient:
         params: dict[str, str] | None,
         json_body: dict[str, Any] | None,
         token: str | None,
+        sends: bool = False,
     ) -> dict[str, Any]:
         query = dict(params or {})
         if token is not None:
@@ -314,7 +324,11 @@ class WeChatClient:
             response = await self._http.request(
                 method, self._base + path, params=query, content=content, headers=headers, timeout=self._timeout
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise WeChatBusy(-1, f"network error: {type(exc).__name__}") from None  # nothing went out
         except httpx.HTTPError as exc:
+            if sends:
+                raise OutcomeUnknown(-1, f"no answer after sending: {type(exc).__name__}") from None
             raise WeChatBusy(-1, f"network error: {type(exc).__name__}") from None
         if response.status_code >= 500:
             raise WeChatBusy(-1, f"HTTP {response.status_code}")

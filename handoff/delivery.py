@@ -1,13 +1,21 @@
-"""A person's replies to the resident, through WeChat's customer-service API, never lost.
+"""The one outbox for what is sent to a resident: a person's replies and the bot's own answers, never lost.
 
 WeChat lets an account message a resident only within 48 hours of the resident's last message, and only
-a few times before the resident writes again ("客服消息": 45015 window closed, 45047 quota used). Replies
-are rows in ``handoff_deliveries``; the worker sends them while the window is open and counts what was
-sent since the resident last wrote — including the parts of the bot's own answer the official account
-pushed (``count_channel_pushes``). The last message the quota allows is a notice asking the resident to
-reply; everything after it, and everything once the window has closed, is ``held`` and handed over with
-the resident's next message (``take_for_inbound``). The web chat cannot be pushed to: its replies wait
-for the next message the same way.
+a few times before the resident writes again ("客服消息": 45015 window closed, 45047 quota used). Every
+message is a row in ``handoff_deliveries``; the worker sends them while the window is open, in order, and
+counts what was sent since the resident last wrote, once per row. The last message the quota allows is a
+notice asking the resident to reply; everything after it, and everything once the window has closed, is
+``held`` and handed over with the resident's next message (``take_for_inbound``). The web chat cannot be
+pushed to: its replies wait for the next message the same way.
+
+The bot's answers (``hold_answer``, written in the same transaction as the answer) start ``awaiting``:
+the official account takes the first part as its passive reply (``take_passive``) and releases the rest
+(``release_answer``); if its process dies first, the worker pushes them all once the hold ends.
+
+Outcomes: WeChat's refusals hold the rest; busy or network trouble before sending is retried with
+backoff; a send that went out with no answer back (``DeliveryUnknown``: a read timeout) is retried once
+per such timeout — a resident gets every message and, in the worst case, one copy more per timeout —
+and counted against the quota only the first time.
 """
 
 from __future__ import annotations
@@ -18,17 +26,18 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff._db import rowcount
 from handoff._worker import Worker
-from handoff.errors import DeliveryRefused
+from handoff.errors import DeliveryRefused, DeliveryUnknown
 from handoff.models import Delivery, ResidentProfile
 from handoff.ports import Clock, ResidentMessenger, aware, utc_now
 from handoff.residents import profile
 
-__all__ = ["CS_QUOTA", "CS_WINDOW", "DeliveryWorker", "count_channel_pushes", "enqueue_delivery", "take_for_inbound"]
+__all__ = ["CS_QUOTA", "CS_WINDOW", "DeliveryWorker", "enqueue_delivery", "has_answer", "hold_answer", "release_answer",
+           "take_for_inbound", "take_passive"]
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +79,56 @@ def take_for_inbound(session: Session, key: str, channel: str | None, openid: st
     return texts
 
 
-def count_channel_pushes(session: Session, key: str, count: int, now: dt.datetime) -> None:
-    """Count ``count`` customer-service messages a channel pushed since the resident wrote (caller's transaction).
+def hold_answer(session: Session, key: str, message_key: str, parts: list[str], now: dt.datetime,
+                hold_until: dt.datetime, *, channel: str, openid: str | None) -> None:
+    """Store the parts of an answer to ``message_key`` (the caller's transaction), awaiting the passive reply.
 
-    Parts of the bot's answer use the same WeChat quota as the deliveries.
+    The resident's message opened WeChat's window just now; the profile says so if nobody has yet.
     """
     row = profile(session, key, now)
-    row.sent_since_inbound += count
-    row.updated_at = now
+    row.channel, row.openid = channel, openid
+    last = aware(row.last_inbound_at)
+    if last is None or now - last > dt.timedelta(minutes=1):
+        row.last_inbound_at = now
+        row.sent_since_inbound = 0
+    for part in parts:
+        session.add(Delivery(conversation_key=key, kind="answer", message_key=message_key, text=part,
+                             state="awaiting", attempts=0, created_at=now, next_attempt_at=hold_until))
+
+
+def has_answer(session: Session, message_key: str) -> bool:
+    """Whether parts of an answer to ``message_key`` are stored."""
+    return session.scalar(select(Delivery.id).where(Delivery.message_key == message_key).limit(1)) is not None
+
+
+def take_passive(session: Session, message_key: str, now: dt.datetime) -> str | None:
+    """The first part of the answer, for the passive reply (the caller's transaction).
+
+    Taken once: marked sent ``passive``; asked again (WeChat retried the same message), the same part, since
+    only one passive reply per message can reach the resident. None when the worker has it or sent it.
+    """
+    first = session.scalar(select(Delivery).where(Delivery.message_key == message_key)
+                           .order_by(Delivery.id).limit(1))
+    if first is None:
+        return None
+    if first.state == "sent" and first.via == "passive":
+        return first.text
+    taken = rowcount(session.execute(
+        update(Delivery).where(Delivery.id == first.id, Delivery.state == "awaiting", Delivery.lease_until.is_(None))
+        .values(state="sent", via="passive", sent_at=now).execution_options(synchronize_session=False)))
+    return first.text if taken else None
+
+
+def release_answer(session: Session, message_key: str, at: dt.datetime) -> int:
+    """The channel is done with the answer: what it did not take is pushed from ``at`` on."""
+    return rowcount(session.execute(
+        update(Delivery).where(Delivery.message_key == message_key, Delivery.state == "awaiting",
+                               Delivery.lease_until.is_(None))
+        .values(state="pending", next_attempt_at=at).execution_options(synchronize_session=False)))
+
+
+def _backoff(attempts: int) -> float:
+    return min(2.0 ** (attempts + 1), 300.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +138,7 @@ class _Job:
     kind: str
     text: str
     attempts: int
+    counted: bool
 
 
 class DeliveryWorker(Worker):
@@ -111,7 +163,18 @@ class DeliveryWorker(Worker):
             session.execute(update(Delivery).where(Delivery.state == "pending").values(next_attempt_at=self.clock()))
 
     async def _round(self) -> float:
-        return 0.0 if await self.run_once() else self.idle_seconds
+        if await self.run_once():
+            return 0.0
+        return await asyncio.to_thread(self._until_next)
+
+    def _until_next(self) -> float:
+        """Seconds until the next row is due (an answer's pushes follow its passive reply by half a second)."""
+        now = self.clock()
+        with self.sessions() as session:
+            due = session.scalar(select(func.min(Delivery.next_attempt_at))
+                                 .where(Delivery.state.in_(("pending", "awaiting"))))
+        due = aware(due)
+        return self.idle_seconds if due is None else max(0.0, min((due - now).total_seconds(), self.idle_seconds))
 
     async def run_once(self) -> int:
         """Send what can be sent now; returns how many were handled."""
@@ -142,6 +205,11 @@ class DeliveryWorker(Worker):
             except DeliveryRefused as exc:
                 await asyncio.to_thread(self._refused, key, [j.id for j in jobs[index:]], exc.reason)
                 return
+            except DeliveryUnknown:
+                log.warning("delivery %d: sent, no answer back; sent once more later", job.id)
+                await asyncio.to_thread(self._unknown, job, key)
+                await asyncio.to_thread(self._retry, jobs[index + 1:], job)
+                return
             except Exception as exc:  # busy or network: retry later, keep the order
                 log.warning("delivery %d failed (%s); will retry", job.id, type(exc).__name__)
                 await asyncio.to_thread(self._retry, [j for j in jobs[index:]])
@@ -153,19 +221,22 @@ class DeliveryWorker(Worker):
         now = self.clock()
         jobs = []
         with self.sessions.begin() as session:
+            # An answer still ``awaiting`` past its hold: its channel's process died before releasing it.
             rows = session.scalars(
-                select(Delivery).where(Delivery.state == "pending", Delivery.next_attempt_at <= now,
+                select(Delivery).where(Delivery.state.in_(("pending", "awaiting")), Delivery.next_attempt_at <= now,
                                        (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
                 .order_by(Delivery.id).limit(200)
             ).all()
             for row in rows:
                 taken = rowcount(session.execute(
-                    update(Delivery).where(Delivery.id == row.id, Delivery.state == "pending",
+                    update(Delivery).where(Delivery.id == row.id, Delivery.state.in_(("pending", "awaiting")),
                                            (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
-                    .values(lease_until=now + self.lease).execution_options(synchronize_session=False)
+                    .values(state="pending", lease_until=now + self.lease)
+                    .execution_options(synchronize_session=False)
                 ))
                 if taken:
-                    jobs.append(_Job(row.id, row.conversation_key, row.kind, row.text, row.attempts))
+                    jobs.append(_Job(row.id, row.conversation_key, row.kind, row.text, row.attempts,
+                                     bool(row.counted)))
         return jobs
 
     def _window(self, key: str) -> tuple[str, str | None, str | None]:
@@ -189,9 +260,20 @@ class DeliveryWorker(Worker):
         now = self.clock()
         with self.sessions.begin() as session:
             session.execute(update(Delivery).where(Delivery.id == job.id).values(
-                state="sent", via="customer_service", sent_at=now, lease_until=None, attempts=job.attempts + 1))
-            row = profile(session, key, now)
-            row.sent_since_inbound += 1
+                state="sent", via="customer_service", sent_at=now, lease_until=None, attempts=job.attempts + 1,
+                counted=True))
+            if not job.counted:
+                profile(session, key, now).sent_since_inbound += 1
+
+    def _unknown(self, job: _Job, key: str) -> None:
+        """Sent, no answer: count it now (WeChat may have counted it) and send it once more after a pause."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            session.execute(update(Delivery).where(Delivery.id == job.id).values(
+                lease_until=None, attempts=job.attempts + 1, counted=True, last_error="unknown",
+                next_attempt_at=now + dt.timedelta(seconds=_backoff(job.attempts))))
+            if not job.counted:
+                profile(session, key, now).sent_since_inbound += 1
 
     def _hold(self, ids: list[int], reason: str) -> None:
         with self.sessions.begin() as session:
@@ -205,10 +287,13 @@ class DeliveryWorker(Worker):
             row = profile(session, key, self.clock())
             row.sent_since_inbound = self.quota
 
-    def _retry(self, jobs: list[_Job]) -> None:
+    def _retry(self, jobs: list[_Job], after: _Job | None = None) -> None:
+        """Try ``jobs`` again after the backoff of the first (or of ``after``): all at once, so order holds."""
+        if not jobs:
+            return
         now = self.clock()
+        delay = _backoff((after or jobs[0]).attempts)
         with self.sessions.begin() as session:
             for job in jobs:
-                delay = min(2.0 ** (job.attempts + 1), 300.0)
                 session.execute(update(Delivery).where(Delivery.id == job.id).values(
                     lease_until=None, attempts=job.attempts + 1, next_attempt_at=now + dt.timedelta(seconds=delay)))

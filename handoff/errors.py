@@ -6,6 +6,7 @@ HandoffError                    root of the package
 │   ├── TicketNotFound          no such ticket
 │   └── TicketConflict          the ticket is not in a state that allows it (already claimed, closed …)
 ├── DeliveryRefused             WeChat will not take a customer-service message now (window closed, quota used)
+├── DeliveryUnknown             a message went out but no answer came back: it may have been delivered
 └── TemplateRefused             WeChat refused an adviser's template message (``permanent``: never retried)
 
 Nothing here carries a resident's message text.
@@ -13,8 +14,8 @@ Nothing here carries a resident's message text.
 
 from __future__ import annotations
 
-__all__ = ["DeliveryRefused", "DirectoryError", "HandoffError", "TemplateRefused", "TicketConflict", "TicketError",
-           "TicketNotFound"]
+__all__ = ["DeliveryRefused", "DeliveryUnknown", "DirectoryError", "HandoffError", "TemplateRefused", "TicketConflict",
+           "TicketError", "TicketNotFound"]
 
 
 class HandoffError(Exception):
@@ -52,6 +53,10 @@ class DeliveryRefused(HandoffError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DeliveryUnknown(HandoffError):
+    """The message was sent and no answer came back (a read timeout): retried once, counted once."""
 
 
 class TemplateRefused(HandoffError):

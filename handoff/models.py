@@ -113,7 +113,13 @@ class OutboxMessage(HandoffBase):
 
 
 class Delivery(HandoffBase):
-    """A person's reply (or a notice) for the resident: ``pending`` → ``sent``, or ``held`` until they write."""
+    """One message for the resident: a person's reply, a notice, or a part of the bot's answer.
+
+    ``pending`` → ``sent``, or ``held`` until they write. A part of an answer starts ``awaiting``: its channel
+    may take it as the passive reply until ``next_attempt_at``, then the worker pushes it. ``message_key``
+    names the resident's message the answer is for; ``counted``: it used one of WeChat's 5 messages already
+    (counted once, even when a timeout made its delivery unknown and it was sent again).
+    """
 
     __tablename__ = "handoff_deliveries"
     __table_args__ = (Index("ix_handoff_deliveries_key_state", "conversation_key", "state"),)
@@ -121,7 +127,8 @@ class Delivery(HandoffBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
     conversation_key: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))  # reply | notice | system
+    kind: Mapped[str] = mapped_column(String(20))  # reply | notice | system | answer
+    message_key: Mapped[str | None] = mapped_column(String(200), index=True)
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -130,6 +137,7 @@ class Delivery(HandoffBase):
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     via: Mapped[str | None] = mapped_column(String(20))  # customer_service | passive
+    counted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(String(200))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handoff.models import ResidentProfile
@@ -14,12 +15,21 @@ __all__ = ["clear_pending", "pending_of", "profile", "set_pending"]
 
 
 def profile(session: Session, key: str, now: dt.datetime) -> ResidentProfile:
-    """The resident's profile row, created when missing (caller's transaction)."""
+    """The resident's profile row, created when missing (caller's transaction).
+
+    Two messages of a new resident may create it at once: the loser's insert fails inside a savepoint and it
+    reads the winner's row.
+    """
     row = session.get(ResidentProfile, key)
-    if row is None:
-        row = ResidentProfile(conversation_key=key, sent_since_inbound=0, pending_data={}, updated_at=now)
-        session.add(row)
-        session.flush()
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            session.add(ResidentProfile(conversation_key=key, sent_since_inbound=0, pending_data={}, updated_at=now))
+    except IntegrityError:
+        pass
+    row = session.get(ResidentProfile, key)
+    assert row is not None
     return row
 
 

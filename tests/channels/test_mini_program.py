@@ -11,15 +11,14 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from channels.background import BackgroundTasks
 from channels.mini_program import MiniProgramConfig, mini_program_routes
-from channels.official_account import OfficialAccountConfig, official_account_routes
-from channels.ports import ChannelUser
+from channels.ports import ChannelUser, Receipt
 from channels.storage import MemoryStore
 from channels.texts import ChannelTexts
 from channels.wechat_api import WeChatClient
-from tests.channels.conftest import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, TOKEN
-from tests.channels.wechat_standin import CallbackSigner, text_xml
+from tests.channels.conftest import MP_APPID, MP_SECRET
+from tests.channels.test_official_account import official_account
+from tests.channels.wechat_standin import text_xml
 
 pytestmark = pytest.mark.anyio
 TEXTS = ChannelTexts()
@@ -31,7 +30,7 @@ class RecordingConversation:
     def __init__(self) -> None:
         self.calls: list[tuple[ChannelUser, str]] = []
 
-    async def respond(self, user: ChannelUser, text: str) -> list[str]:
+    async def respond(self, user: ChannelUser, text: str, receipt: Receipt | None = None) -> list[str]:
         self.calls.append((user, text))
         await asyncio.sleep(0)
         return [f"答复：{text}", "如需帮助请拨打12348。"]
@@ -39,29 +38,17 @@ class RecordingConversation:
 
 @asynccontextmanager
 async def app_for(standin, conversation, store=None, config=None) -> AsyncIterator[httpx.AsyncClient]:
-    """Both channels in one app, as the lead will wire them, sharing one store."""
+    """The mini-program's routes in an app."""
     store = store if store is not None else MemoryStore()
     mp_client = WeChatClient(MP_APPID, MP_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
-    oa_client = WeChatClient(OA_APPID, OA_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
-    background = BackgroundTasks()
-    routes = [
-        *mini_program_routes(config or MiniProgramConfig(), conversation=conversation, store=store, client=mp_client),
-        *official_account_routes(
-            OfficialAccountConfig(token=TOKEN, appid=OA_APPID),
-            conversation=conversation,
-            store=store,
-            client=oa_client,
-            background=background,
-        ),
-    ]
+    routes = mini_program_routes(config or MiniProgramConfig(), conversation=conversation, store=store,
+                                 client=mp_client)
     try:
         transport = httpx.ASGITransport(app=Starlette(routes=routes))
         async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as http:
             yield http
     finally:
-        await background.aclose(1)
         await mp_client.aclose()
-        await oa_client.aclose()
 
 
 async def login(http: httpx.AsyncClient, code: str) -> str:
@@ -183,8 +170,8 @@ async def test_same_person_keeps_one_union_id_across_official_account_and_mini_p
     async with app_for(standin, conversation) as http:
         headers = {"Authorization": f"Bearer {await login(http, 'code-1')}"}
         await http.post("/api/mp/messages", json={"text": "借钱不还怎么办"}, headers=headers)
-        query, body = CallbackSigner(TOKEN, OA_APPID).post(text_xml("他还是不还", openid="o-oa-1"))
-        assert (await http.post("/wechat", params=query, content=body)).status_code == 200
+    async with official_account(standin, conversation) as oa:
+        assert (await oa.post(text_xml("他还是不还", openid="o-oa-1"))).status_code == 200
     users = [user for user, _ in conversation.calls]
     assert [user.channel for user in users] == ["mini_program", "official_account"]
     assert {user.unionid for user in users} == {"union-1"}

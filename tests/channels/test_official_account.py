@@ -4,67 +4,82 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import httpx
 import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 
-from bot.db import make_engine
+from bot.db import make_engine, make_sessions, upgrade_schema
+from bot.handoff_adapters import WeChatMessenger
+from bot.outbox import AnswerOutbox
 from channels.background import BackgroundTasks
 from channels.errors import ChannelConfigError
-from channels.official_account import OfficialAccountConfig, official_account_routes
-from channels.ports import ChannelUser
+from channels.inbox import Heartbeat, Inbox
+from channels.official_account import OfficialAccount, OfficialAccountConfig
+from channels.ports import ChannelUser, Receipt
 from channels.splitting import utf8_size
 from channels.storage import KeyValueStore, MemoryStore, SqlStore
 from channels.texts import MENU_CONSULT, MENU_HOTLINE, ChannelTexts
 from channels.wechat_api import WeChatClient
+from handoff.delivery import DeliveryWorker
+from handoff.models import Delivery, ResidentProfile
 from tests.channels.conftest import AES_KEY, OA_APPID, OA_SECRET, TOKEN
 from tests.channels.wechat_standin import CallbackSigner, event_xml, media_xml, text_xml, voice_xml
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.anyio
 TEXTS = ChannelTexts()
 
 
-class Ledger:
-    """A ``PushLedger`` that records what it was told (optionally failing)."""
-
-    def __init__(self, *, fail: bool = False) -> None:
-        self.fail = fail
-        self.counted: list[tuple[ChannelUser, int]] = []
-
-    async def pushed(self, user: ChannelUser, count: int) -> None:
-        if self.fail:
-            raise RuntimeError("database down")
-        self.counted.append((user, count))
-
-
 class ScriptedConversation:
-    """A test double of the ``Conversation`` port: records calls, answers after ``delay``."""
+    """A test double of the ``Conversation`` port: records calls, answers after ``delay``.
+
+    With a receipt it stores its replies in the outbox, as the conversation service does in the answer's
+    transaction.
+    """
 
     def __init__(self, *, delay: float = 0.0, replies: list[str] | None = None, fail: bool = False) -> None:
         self.delay, self.replies, self.fail = delay, replies, fail
         self.calls: list[tuple[ChannelUser, str]] = []
+        self.outbox: AnswerOutbox | None = None
 
-    async def respond(self, user: ChannelUser, text: str) -> list[str]:
+    async def respond(self, user: ChannelUser, text: str, receipt: Receipt | None = None) -> list[str]:
         self.calls.append((user, text))
         await asyncio.sleep(self.delay)
         if self.fail:
             raise RuntimeError(f"engine broke on {text}")
-        return list(self.replies) if self.replies is not None else [f"答复：{text}"]
+        replies = list(self.replies) if self.replies is not None else [f"答复：{text}"]
+        if receipt is not None:
+            assert self.outbox is not None
+            await self.outbox.hold(user, receipt, replies)
+        return replies
 
 
 @dataclass
 class Harness:
     http: httpx.AsyncClient
     signer: CallbackSigner
-    background: BackgroundTasks
-    store: KeyValueStore
+    channel: OfficialAccount
+    sessions: sessionmaker[Session]
+    worker: DeliveryWorker
+
+    @property
+    def background(self) -> BackgroundTasks:
+        return self.channel.background
 
     async def post(self, xml: str, **kwargs: Any) -> httpx.Response:
         query, body = self.signer.post(xml, **kwargs)
@@ -76,29 +91,67 @@ class Harness:
         root = ElementTree.fromstring(self.signer.open_reply(response.text))
         return {child.tag: child.text or "" for child in root}
 
+    def deliveries(self) -> list[Delivery]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Delivery).order_by(Delivery.id)))
+
+    def sent_since_inbound(self, openid: str = "o-resident-1") -> int:
+        with self.sessions() as session:
+            row = session.get(ResidentProfile, f"official_account:{openid}")
+            return row.sent_since_inbound if row is not None else 0
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the answers are prepared and the outbox has pushed what is due."""
+        assert await self.background.join(timeout)
+        deadline = time.monotonic() + timeout
+        while any(d.state in ("pending", "awaiting") for d in self.deliveries()):
+            assert time.monotonic() < deadline, "the outbox did not drain"
+            self.worker.wake()
+            await asyncio.sleep(0.05)
+
+
+def database(path: Path) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_schema(engine)
+    return engine, make_sessions(engine)
+
 
 @asynccontextmanager
 async def official_account(
-    standin, conversation, *, aes: bool = False, store: KeyValueStore | None = None, texts=None, ledger=None,
-    **settings: Any
+    standin, conversation, *, aes: bool = False, store: KeyValueStore | None = None, texts=None,
+    db: Path | None = None, **settings: Any
 ) -> AsyncIterator[Harness]:
+    """The channel in an app, with a real database, inbox, outbox and delivery worker behind it."""
     store = store if store is not None else MemoryStore()
-    client = WeChatClient(OA_APPID, OA_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
-    background = BackgroundTasks()
-    settings = {"passive_reply_seconds": 1.0, "followup_delay_seconds": 0.0, **settings}
+    scratch = tempfile.TemporaryDirectory()
+    engine, sessions = database(db or Path(scratch.name) / "lawline.sqlite3")
+    client = WeChatClient(OA_APPID, OA_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01,
+                          timeout_seconds=settings.pop("client_timeout", 10.0))
+    worker = DeliveryWorker(sessions, WeChatMessenger({"official_account": client}), "请回复任意文字。",
+                            idle_seconds=0.2)
+    outbox = AnswerOutbox(sessions, worker.wake)
+    if isinstance(conversation, ScriptedConversation):
+        conversation.outbox = outbox
+    settings = {"passive_reply_seconds": 1.0, "followup_delay_seconds": 0.0, "sweep_seconds": 0.2, **settings}
     config = OfficialAccountConfig(token=TOKEN, appid=OA_APPID, aes_key=AES_KEY if aes else None, **settings)
-    routes = official_account_routes(
-        config, conversation=conversation, store=store, client=client, texts=texts, background=background,
-        ledger=ledger,
-    )
-    transport = httpx.ASGITransport(app=Starlette(routes=routes))
+    channel = OfficialAccount(config, conversation=conversation, outbox=outbox,
+                              inbox=Inbox(engine, Heartbeat(store, beat_seconds=0.2, lease_seconds=1.0)),
+                              store=store, client=client, texts=texts)
+    transport = httpx.ASGITransport(app=Starlette(routes=channel.routes()))
+    worker.start()
+    channel.start()
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as http:
-            yield Harness(http, CallbackSigner(TOKEN, OA_APPID, AES_KEY if aes else None), background, store)
-            await background.join(10)
+            harness = Harness(http, CallbackSigner(TOKEN, OA_APPID, AES_KEY if aes else None), channel, sessions,
+                              worker)
+            yield harness
+            await harness.settle()
     finally:
-        await background.aclose(1)
+        await channel.aclose()
+        await worker.aclose()
         await client.aclose()
+        engine.dispose()
+        scratch.cleanup()
 
 
 # -- verification and hostile input ---------------------------------------------------------------------
@@ -247,13 +300,13 @@ async def test_retries_of_one_msgid_are_processed_once(standin):
 
 
 async def test_retry_landing_on_another_worker_is_not_processed_again(standin, tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'kv.sqlite3'}")
+    db = tmp_path / "shared.sqlite3"
+    engine, _ = database(db)
     shared = SqlStore(engine)
-    shared.create_table()
     conversation = ScriptedConversation(delay=0.2)
     try:
-        async with official_account(standin, conversation, store=shared) as first:
-            async with official_account(standin, conversation, store=shared) as second:
+        async with official_account(standin, conversation, store=shared, db=db) as first:
+            async with official_account(standin, conversation, store=shared, db=db) as second:
                 xml = text_xml("工伤怎么认定", msg_id=901)
                 one, two = await asyncio.gather(first.post(xml), second.post(xml))
                 assert first.reply_of(one)["Content"] == second.reply_of(two)["Content"] == "答复：工伤怎么认定"
@@ -270,9 +323,9 @@ async def test_slow_answer_is_success_then_exactly_one_push(standin):
         retry = await oa.post(xml)  # WeChat's retry while the answer is still being worked out
         assert (first.text, retry.text) == ("success", "success")
         assert standin.sent == []
-        assert await oa.background.join(5)
+        await oa.settle()
         assert (await oa.post(xml)).text == "success"  # a late retry does not push again
-        await oa.background.join(5)
+        await oa.settle()
     assert [(sent.openid, sent.content) for sent in standin.sent] == [("o-resident-1", "答复：离婚后孩子抚养费怎么算")]
     assert len(conversation.calls) == 1
 
@@ -310,12 +363,13 @@ async def test_the_replies_of_one_turn_go_out_in_as_few_messages_as_fit(standin)
 
 
 async def test_short_replies_of_one_turn_are_one_passive_reply(standin):
-    ledger = Ledger()
     conversation = ScriptedConversation(replies=["您好！", "  ", "请问有什么可以帮您？"])
-    async with official_account(standin, conversation, ledger=ledger) as oa:
+    async with official_account(standin, conversation) as oa:
         reply = oa.reply_of(await oa.post(text_xml("你好")))
+        await oa.settle()
+        assert standin.sent == [] and oa.sent_since_inbound() == 0
+        assert [(d.state, d.via) for d in oa.deliveries()] == [("sent", "passive")]
     assert reply["Content"] == "您好！\n\n请问有什么可以帮您？"
-    assert standin.sent == [] and ledger.counted == []
 
 
 def _long_answer(paragraphs: int) -> list[str]:
@@ -323,42 +377,68 @@ def _long_answer(paragraphs: int) -> list[str]:
     return [f"第{index}段：" + "依照法律规定，用人单位应当按时足额支付劳动报酬。" * 25 for index in range(paragraphs)]
 
 
-async def test_pushes_after_a_residents_message_are_counted_in_the_ledger(standin):
-    ledger = Ledger()
+async def test_pushes_after_a_residents_message_count_against_the_quota_once_each(standin):
     replies = _long_answer(3)  # three parts: one passive, two pushed
-    async with official_account(standin, ScriptedConversation(replies=replies), ledger=ledger) as oa:
+    async with official_account(standin, ScriptedConversation(replies=replies)) as oa:
         oa.reply_of(await oa.post(text_xml("工钱")))
-    assert len(standin.sent) == 2
-    assert ledger.counted == [(ChannelUser("official_account", "o-resident-1"), 2)]
+        await oa.settle()
+        assert len(standin.sent) == 2
+        assert oa.sent_since_inbound() == 2
+        assert [d.via for d in oa.deliveries()] == ["passive", "customer_service", "customer_service"]
 
 
-async def test_a_late_answer_counts_every_part_and_a_refusal_stops_the_count(standin):
-    ledger = Ledger()
+async def test_a_quota_refusal_holds_the_rest_for_the_residents_next_message(standin):
     standin.fail_next("/cgi-bin/message/custom/send", 0, 45047)  # the second push is over WeChat's quota
     conversation = ScriptedConversation(delay=0.3, replies=_long_answer(3))
-    async with official_account(standin, conversation, ledger=ledger, passive_reply_seconds=0.1) as oa:
+    async with official_account(standin, conversation, passive_reply_seconds=0.1) as oa:
         assert (await oa.post(text_xml("工钱"))).text == "success"
-    assert len(standin.sent) == 1
-    assert ledger.counted == [(ChannelUser("official_account", "o-resident-1"), 1)]
+        await oa.settle()
+        assert len(standin.sent) == 1
+        assert [d.state for d in oa.deliveries()] == ["sent", "held", "held"]
 
 
-async def test_a_failing_ledger_does_not_stop_the_answer(standin, caplog):
-    with caplog.at_level(logging.ERROR, logger="channels"):
-        async with official_account(standin, ScriptedConversation(replies=_long_answer(2)),
-                                    ledger=Ledger(fail=True)) as oa:
-            oa.reply_of(await oa.post(text_xml("工钱")))
-    assert len(standin.sent) == 1
-    assert any("could not count 1 pushes" in record.getMessage() for record in caplog.records)
+async def test_busy_wechat_and_http_500_are_retried_until_every_part_is_out_once(standin):
+    # Four failures outlast the client's own three retries: the outbox tries again after its backoff.
+    standin.fail_http_next(500, 500)
+    standin.fail_next("/cgi-bin/message/custom/send", -1, -1)
+    replies = _long_answer(3)
+    async with official_account(standin, ScriptedConversation(replies=replies)) as oa:
+        passive = oa.reply_of(await oa.post(text_xml("工钱")))["Content"]
+        await oa.settle(15)
+        assert [d.state for d in oa.deliveries()] == ["sent", "sent", "sent"]
+        assert oa.sent_since_inbound() == 2
+    assert [passive, *(sent.content for sent in standin.sent)] == replies, "each part once, in order"
 
 
-async def test_push_after_the_48_hour_window_is_dropped_quietly(standin, caplog):
+async def test_a_push_that_misses_the_passive_window_and_fails_is_still_delivered(standin):
+    standin.fail_http_next(500, 500, 500, 500)
+    conversation = ScriptedConversation(delay=0.3, replies=["答复：要回工钱先要留好证据。"])
+    async with official_account(standin, conversation, passive_reply_seconds=0.1) as oa:
+        assert (await oa.post(text_xml("工钱"))).text == "success"
+        await oa.settle(15)
+    assert [sent.content for sent in standin.sent] == ["答复：要回工钱先要留好证据。"]
+
+
+async def test_a_slow_ok_is_sent_at_most_once_more_and_counted_once(standin):
+    # WeChat delivers the push but its "ok" comes after the client gave up: the outcome is unknown.
+    standin.slow_ok_next(1.5)
+    replies = _long_answer(2)
+    async with official_account(standin, ScriptedConversation(replies=replies), client_timeout=0.3) as oa:
+        oa.reply_of(await oa.post(text_xml("工钱")))
+        await oa.settle(15)
+        assert [sent.content for sent in standin.sent] == [replies[1], replies[1]], "one copy more, not four"
+        assert standin.calls("/cgi-bin/message/custom/send") == 2
+        assert oa.sent_since_inbound() == 1
+
+
+async def test_push_after_the_48_hour_window_is_held_not_lost(standin):
     standin.fail_next("/cgi-bin/message/custom/send", 45015)
     conversation = ScriptedConversation(delay=0.4, replies=["第一条。", "第二条。"])
-    with caplog.at_level(logging.WARNING, logger="channels"):
-        async with official_account(standin, conversation, passive_reply_seconds=0.1) as oa:
-            assert (await oa.post(text_xml("你好"))).text == "success"
-    assert standin.sent == []
-    assert any("45015" in record.getMessage() for record in caplog.records)
+    async with official_account(standin, conversation, passive_reply_seconds=0.1) as oa:
+        assert (await oa.post(text_xml("你好"))).text == "success"
+        await oa.settle()
+        assert standin.sent == []
+        assert [(d.state, d.last_error) for d in oa.deliveries()] == [("held", "window_closed")]
 
 
 async def test_conversation_failure_gets_the_calm_service_text(standin, caplog):
@@ -460,3 +540,56 @@ def test_reprs_keep_secrets_and_ids_out_of_logs():
     assert TOKEN not in repr(config) and AES_KEY not in repr(config)
     user = ChannelUser("official_account", "o-secret", "u-secret")
     assert "o-secret" not in repr(user) and "u-secret" not in repr(user)
+
+
+# -- a crash while answering ----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_messages_in_flight_when_a_process_is_killed_are_answered_after_it(standin, tmp_path):
+    """``kill -9`` while six answers are prepared: WeChat's retries and the sweeper answer every one, once."""
+    db = tmp_path / "shared.sqlite3"
+    database(db)[0].dispose()
+    port = _free_port()
+    env = {**os.environ, "OA_TEST_DB": str(db), "OA_TEST_WECHAT": standin.base_url, "OA_TEST_DELAY": "60"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tests.channels.oa_process:app", "--host", "127.0.0.1", "--port",
+         str(port), "--log-level", "warning"], cwd=ROOT, env=env)
+    signer = CallbackSigner(TOKEN, OA_APPID)
+    texts = [f"第{n}个问题：工钱怎么要" for n in range(6)]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            for _ in range(200):
+                try:
+                    await http.get("/wechat")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+
+            async def first_delivery(n: int) -> str:
+                query, body = signer.post(text_xml(texts[n], msg_id=5000 + n))
+                return (await http.post("/wechat", params=query, content=body)).text
+
+            assert await asyncio.gather(*(first_delivery(n) for n in range(6))) == ["success"] * 6
+    finally:
+        process.kill()  # SIGKILL: no shutdown, no cleanup
+        process.wait(10)
+    conversation = ScriptedConversation()
+    shared = SqlStore(database(db)[0])
+    async with official_account(standin, conversation, store=shared, db=db, retries_end_seconds=3.0) as oa:
+        # WeChat's retry of the first two: answered by the process that is alive now, passively.
+        for n in range(2):
+            assert oa.reply_of(await oa.post(text_xml(texts[n], msg_id=5000 + n)))["Content"] == f"答复：{texts[n]}"
+        await oa.settle()
+        deadline = time.monotonic() + 10
+        while len(standin.sent) < 4:  # the four that WeChat gave up on: found by the sweeper, pushed
+            assert time.monotonic() < deadline, standin.sent
+            await asyncio.sleep(0.05)
+        await oa.settle()
+    assert sorted(sent.content for sent in standin.sent) == sorted(f"答复：{t}" for t in texts[2:])
+    assert sorted(text for _, text in conversation.calls) == sorted(texts)

@@ -87,8 +87,9 @@ async def test_sql_store_on_sqlite_and_postgresql(database_url: str):
             engine.dispose()
 
 
-def test_channel_metadata_holds_one_table_for_the_migrations():
-    assert list(CHANNEL_METADATA.tables) == ["channel_kv"]
+def test_channel_metadata_holds_the_channel_tables_for_the_migrations():
+    assert list(CHANNEL_METADATA.tables) == ["channel_kv", "channel_inbox"]
+    assert CHANNEL_METADATA.tables["channel_inbox"].c["key"].primary_key
     columns = CHANNEL_METADATA.tables["channel_kv"].c
     assert [column.name for column in columns] == ["key", "value", "expires_at"]
     assert columns["key"].primary_key

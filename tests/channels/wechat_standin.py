@@ -62,6 +62,8 @@ class _State:
     risky_words: set[str] = field(default_factory=set)
     token_delay: float = 0.0
     send_delay: float = 0.0
+    slow_ok: list[float] = field(default_factory=list)  # delivered, then "ok" only after this many seconds
+    http_failures: list[int] = field(default_factory=list)  # HTTP statuses for the next sends
     templates: list[dict[str, Any]] = field(default_factory=list)
     followers: set[str] | None = None  # None: everyone follows
 
@@ -125,6 +127,16 @@ class WeChatStandIn:
         """
         with self._lock:
             self._state.failures.setdefault(path, []).extend(errcodes)
+
+    def slow_ok_next(self, *seconds: float) -> None:
+        """Deliver the next sends, but answer "ok" only after ``seconds`` each (a client may time out first)."""
+        with self._lock:
+            self._state.slow_ok.extend(seconds)
+
+    def fail_http_next(self, *statuses: int) -> None:
+        """Answer the next sends with these HTTP statuses (e.g. 500), delivering nothing."""
+        with self._lock:
+            self._state.http_failures.extend(statuses)
 
     def revoke_tokens(self) -> None:
         """Invalidate every current token (as after a secret reset): APIs answer 40001 until a refresh."""
@@ -220,6 +232,10 @@ class WeChatStandIn:
 
     async def _custom_send(self, request: Request) -> JSONResponse:
         injected = self._enter("/cgi-bin/message/custom/send")
+        with self._lock:
+            status = self._state.http_failures.pop(0) if self._state.http_failures else None
+        if status is not None:
+            return JSONResponse({"error": "stand-in HTTP failure"}, status_code=status)
         if injected is not None:
             return self._error(injected)
         appid = self._app_for_token(request.query_params.get("access_token"))
@@ -233,9 +249,11 @@ class WeChatStandIn:
             return self._error(45002, "content size out of limit")
         with self._lock:
             delay = self._state.send_delay
+            slow = self._state.slow_ok.pop(0) if self._state.slow_ok else 0.0
         await asyncio.sleep(delay)
         with self._lock:
             self._state.sent.append(SentText(appid, body["touser"], content))
+        await asyncio.sleep(slow)
         return self._error(0, "ok")
 
     def set_followers(self, *openids: str) -> None:

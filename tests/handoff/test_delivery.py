@@ -3,6 +3,8 @@ WeChat's 48-hour window and message quota; beyond them a notice, and the replies
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -10,7 +12,14 @@ from sqlalchemy import select
 from bot.handoff_adapters import WeChatMessenger
 from channels.storage import MemoryStore
 from channels.wechat_api import WeChatClient
-from handoff.delivery import DeliveryWorker, count_channel_pushes, enqueue_delivery, take_for_inbound
+from handoff.delivery import (
+    DeliveryWorker,
+    enqueue_delivery,
+    hold_answer,
+    release_answer,
+    take_for_inbound,
+    take_passive,
+)
 from handoff.models import Delivery
 from handoff.texts import load_texts
 from tests.channels.conftest import OA_APPID, OA_SECRET
@@ -67,15 +76,37 @@ async def test_the_last_message_of_the_quota_asks_the_resident_to_write(sessions
     assert _states(sessions) == ["sent"] * 6
 
 
-async def test_parts_of_the_bots_answer_pushed_by_the_channel_use_the_same_quota(sessions, clock, wechat, worker):
+async def test_the_bots_answer_and_a_persons_replies_share_one_quota_and_one_order(sessions, clock, wechat, worker):
     _resident_writes(sessions, clock)
+    with sessions.begin() as session:  # an answer of three parts; the channel takes the first as its passive reply
+        hold_answer(session, KEY, "msg-1", ["答一", "答二", "答三"], clock(), clock() + dt.timedelta(seconds=20),
+                    channel="official_account", openid=OPENID)
     with sessions.begin() as session:
-        count_channel_pushes(session, KEY, 2, clock())  # the official account pushed two parts of an answer
+        assert take_passive(session, "msg-1", clock()) == "答一"
+        assert take_passive(session, "msg-1", clock()) == "答一", "a retry of the same message gets the same reply"
+    await worker.run_once()
+    assert wechat.sent == [], "held for the channel until it releases them"
+    with sessions.begin() as session:
+        assert release_answer(session, "msg-1", clock()) == 2
     _queue(sessions, clock, "回复1", "回复2", "回复3")
     await worker.run_once()
-    # 2 pushed by the channel + 2 replies + the notice = WeChat's 5; the third reply waits for the resident.
-    assert [s.content for s in wechat.sent] == ["回复1", "回复2", load_texts()["window_notice"]]
+    # 2 parts of the answer + 2 replies + the notice = WeChat's 5; the third reply waits for the resident.
+    assert [s.content for s in wechat.sent] == ["答二", "答三", "回复1", "回复2", load_texts()["window_notice"]]
     assert _resident_writes(sessions, clock) == ["回复3"]
+
+
+async def test_an_answer_its_channel_never_released_is_pushed_whole_after_the_hold(sessions, clock, wechat, worker):
+    _resident_writes(sessions, clock)
+    with sessions.begin() as session:  # the channel's process died before the passive reply
+        hold_answer(session, KEY, "msg-2", ["答一", "答二"], clock(), clock() + dt.timedelta(seconds=20),
+                    channel="official_account", openid=OPENID)
+    await worker.run_once()
+    assert wechat.sent == []
+    clock.advance(seconds=21)
+    await worker.run_once()
+    assert [s.content for s in wechat.sent] == ["答一", "答二"]
+    with sessions.begin() as session:
+        assert take_passive(session, "msg-2", clock()) is None, "too late for a passive reply: it was pushed"
 
 
 async def test_after_48_hours_replies_wait_for_the_resident(sessions, clock, wechat, worker):
