@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
-from bot.answers import TOPICS, Answer, AnswerComposer
+from bot.answers import DETAIL_BUTTONS, DETAIL_PARTS, TOPICS, Answer, AnswerComposer
 from bot.eligibility.actions import eligibility_actions
 from bot.eligibility.service import EligibilityService
 from nlu.affirmation import affirmation_response
@@ -22,12 +22,63 @@ __all__ = ["build_executor"]
 
 
 def _meta(answer: Answer) -> dict[str, Any]:
-    return {"lawline": {"citations": list(answer.citations), "confident": answer.confident, "card": answer.card,
-                        "confidence": round(answer.confidence, 3), "topic": answer.topic}}
+    meta: dict[str, Any] = {"citations": list(answer.citations), "confident": answer.confident, "card": answer.card,
+                            "confidence": round(answer.confidence, 3), "topic": answer.topic}
+    if answer.kind != "answer":
+        meta["answer_kind"] = answer.kind
+    if answer.details:
+        meta["buttons"] = DETAIL_BUTTONS
+        meta["menu"] = "details"
+    if answer.options:  # several problems: typing 2 asks the second one's question
+        meta["buttons"] = [{"title": title, "payload": question} for title, question in answer.options]
+        meta["menu"] = "several"
+    return {"lawline": meta}
+
+
+def _remember(question: str, answer: Answer, topic: str | None) -> list[EventType]:
+    """What the next turn needs: the question answered, its card and articles, the topic (slots)."""
+    if not answer.confident:
+        return []
+    events: list[EventType] = [SlotSet("last_question", question), SlotSet("last_card", answer.card),
+                               SlotSet("last_citations", "|".join(answer.citations))]
+    if (answer.topic or topic) in TOPICS:
+        events.append(SlotSet("topic", answer.topic or topic))
+    return events
+
+
+def _remember_follow_up(text: str, previous: str, answer: Answer, topic: str | None) -> list[EventType]:
+    """After a follow-up the question answered stays the first one: a second follow-up leans on it too.
+
+    Unless the follow-up was a new question of its own.
+    """
+    if answer.kind == "answer":
+        return _remember(text, answer, answer.topic)
+    return [e for e in _remember(previous, answer, topic) if e.get("name") != "last_question"]
+
+
+def _previous(tracker: Tracker) -> tuple[str | None, str | None, tuple[str, ...]]:
+    cites = str(tracker.get_slot("last_citations") or "")
+    return tracker.get_slot("last_question"), tracker.get_slot("last_card"), tuple(c for c in cites.split("|") if c)
+
+
+async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracker,
+                            topic: str | None) -> tuple[Answer, list[EventType]]:
+    """The answer to ``text`` given the conversation: a follow-up of the last question, a repeat, or new."""
+    previous, last_card, _ = _previous(tracker)
+    if previous and composer.is_follow_up(text):
+        answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic)
+        return answer, _remember_follow_up(text, previous, answer, topic)
+    several = await asyncio.to_thread(composer.several, text, topic=topic)
+    if several is not None:  # the numbered problems are questions of their own, not follow-ups of this one
+        return several, [SlotSet("last_question", None), SlotSet("last_card", None), SlotSet("last_citations", None)]
+    answer = await asyncio.to_thread(composer.answer, text, topic=topic)
+    if answer.card is not None and answer.card == last_card:
+        return composer.repeat(answer), []
+    return answer, _remember(text, answer, topic)
 
 
 class AnswerLegalQuestion(Action):
-    """Answer a wages/support/land/dispute question from an answer card or quoted articles."""
+    """Answer a wages/support/land/dispute question from an answer card or quoted articles, in context."""
 
     def __init__(self, composer: AnswerComposer) -> None:
         self.composer = composer
@@ -40,12 +91,69 @@ class AnswerLegalQuestion(Action):
         intent = str((tracker.latest_message.get("intent") or {}).get("name") or "")
         topic = intent if intent in TOPICS else tracker.get_slot("topic")
         topic = topic if topic in TOPICS else None
-        answer = await asyncio.to_thread(self.composer.answer, text, topic=topic)
+        answer, events = await answer_in_context(self.composer, text, tracker, topic)
         dispatcher.utter_message(text=answer.text, json_message=_meta(answer))
-        events: list[EventType] = []
-        if topic is not None:
+        if topic is not None and not any(e.get("name") == "topic" for e in events):
             events.append(SlotSet("topic", topic))
         return events
+
+
+class AnswerFollowUp(Action):
+    """A follow-up ("这个要多久", "那他不认账呢"): answered in the context of the last question."""
+
+    def __init__(self, composer: AnswerComposer) -> None:
+        self.composer = composer
+
+    def name(self) -> str:
+        return "action_answer_follow_up"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        # The conversation service sends a follow-up as /follow_up{"said": …} when it leans on an answer.
+        text = next((str(e.get("value")) for e in tracker.latest_message.get("entities") or []
+                     if e.get("entity") == "said"), str(tracker.latest_message.get("text") or ""))
+        topic = tracker.get_slot("topic")
+        topic = topic if topic in TOPICS else None
+        previous, _, _ = _previous(tracker)
+        if previous:
+            answer = await asyncio.to_thread(self.composer.follow_up, text, previous, topic=topic)
+            events = _remember_follow_up(text, previous, answer, topic)
+        else:  # nothing to lean on: a question of its own
+            answer = await asyncio.to_thread(self.composer.answer, text, topic=topic)
+            events = _remember(text, answer, topic)
+        dispatcher.utter_message(text=answer.text, json_message=_meta(answer))
+        return events
+
+
+def _typed_part(text: str) -> str:
+    """Which part a typed request means ("具体怎么办" → steps, "去哪里办" → where); the articles otherwise."""
+    if any(cue in text for cue in ("哪里", "哪儿", "哪个部门", "地点", "地方", "找谁")):
+        return "where"
+    if any(cue in text for cue in ("怎么办", "咋办", "咋做", "怎么做", "步", "咋弄")):
+        return "steps"
+    return "law"
+
+
+class AnswerDetails(Action):
+    """1 / 2 / 3 after a short answer: the articles in full, every step, the places (``/details{"part"}``)."""
+
+    def __init__(self, composer: AnswerComposer) -> None:
+        self.composer = composer
+
+    def name(self) -> str:
+        return "action_answer_details"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        typed = str(tracker.latest_message.get("text") or "")
+        part = next((str(e.get("value")) for e in tracker.latest_message.get("entities") or []
+                     if e.get("entity") == "part"), _typed_part(typed))
+        _, card, citations = _previous(tracker)
+        topic = tracker.get_slot("topic")
+        text = self.composer.details(part if part in DETAIL_PARTS else "law", card=card, citations=citations,
+                                     topic=topic if topic in TOPICS else None)
+        meta = {"lawline": {"answer_kind": "details", "card": card, "citations": list(citations),
+                            "buttons": DETAIL_BUTTONS, "menu": "details"}}
+        dispatcher.utter_message(text=text, json_message=meta)
+        return []
 
 
 # How sure retrieval must be of a card before an other_legal question is asked about it. On 23 questions the
@@ -126,12 +234,26 @@ class OfferPerson(Action):
 
 
 class AskAffirmation(Action):
-    """First stage of the two-stage fallback, in Chinese: "您是想问……吗？" with 是 / 不是 buttons."""
+    """First stage of the two-stage fallback, in Chinese: "您是想问……吗？" with 是 / 不是 buttons.
+
+    Never on a follow-up: a short message that leans on the last answer ("要是村里不同意呢") is answered in
+    that answer's context instead of being asked about.
+    """
+
+    def __init__(self, composer: AnswerComposer) -> None:
+        self.composer = composer
 
     def name(self) -> str:
         return "action_default_ask_affirmation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        text = str(tracker.latest_message.get("text") or "")
+        previous, _, _ = _previous(tracker)
+        if previous and self.composer.is_follow_up(text):
+            topic = tracker.get_slot("topic")
+            answer, events = await answer_in_context(self.composer, text, tracker, topic if topic in TOPICS else None)
+            dispatcher.utter_message(text=answer.text, json_message=_meta(answer))
+            return events
         response = affirmation_response(tracker.latest_message or {}, domain.get("responses") or {})
         dispatcher.utter_message(**response)
         return []
@@ -146,7 +268,7 @@ def build_executor(composer: AnswerComposer, eligibility: EligibilityService | N
     executor = ActionExecutor()
     for eligibility_action in eligibility_actions(eligibility or EligibilityService.from_folder()):
         executor.register_action(eligibility_action)
-    for action in (AnswerLegalQuestion(composer), AnswerOtherLegal(composer), Handoff(composer), AskAffirmation(),
-                   OfferPerson()):
+    for action in (AnswerLegalQuestion(composer), AnswerFollowUp(composer), AnswerDetails(composer),
+                   AnswerOtherLegal(composer), Handoff(composer), AskAffirmation(composer), OfferPerson()):
         executor.register_action(action)
     return executor

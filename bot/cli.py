@@ -18,7 +18,7 @@ import click
 
 from bot.settings import Settings, SettingsError, load_settings
 
-__all__ = ["main"]
+__all__ = ["main", "proxy_options"]
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,17 @@ def index_status(ctx: _Context) -> None:
 
 
 # ---- serve -------------------------------------------------------------------------------------
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """The proxy-header options for uvicorn: believe ``X-Forwarded-*`` only from ``LAWLINE_TRUSTED_PROXIES``.
+
+    uvicorn's own default trusts 127.0.0.1 and ``::1``, so any local process, or a proxy on the same
+    host that passes on a client's header, could name any client address. With no trusted proxies the
+    headers are not read at all; the app's ``channels.client_address`` applies the same rule.
+    """
+    trusted = ",".join(str(network) for network in settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
 @main.command()
 @click.option("--no-rasa", is_flag=True,
               help="Do not start Rasa (answer from retrieval until LAWLINE_RASA_URL answers).")
@@ -215,7 +226,7 @@ def serve(ctx: _Context, no_rasa: bool) -> None:
     """
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import create_app, webhook_secret
     from bot.services import build_services
     from bot.supervisor import RasaSupervisor
     from nlu.errors import NluError
@@ -224,6 +235,7 @@ def serve(ctx: _Context, no_rasa: bool) -> None:
     from nlu.project import train_if_changed
 
     settings = ctx.settings
+    secret = webhook_secret(settings)  # Rasa shows it to /webhook; every worker reads the same
     supervisor = None
     if settings.rasa_managed and not no_rasa:
         layout = RasaLayout.default(settings.var_dir)
@@ -231,7 +243,8 @@ def serve(ctx: _Context, no_rasa: bool) -> None:
             model = train_if_changed(layout.project_dir, layout.models_dir, layout.require_rasa())
         except NluError as exc:
             raise click.ClickException(f"Rasa model: {exc}") from exc
-        server = RasaServer(model, layout, port=settings.rasa_port, lawline_port=settings.port)
+        server = RasaServer(model, layout, port=settings.rasa_port, lawline_port=settings.port,
+                            env={"LAWLINE_ACTION_SECRET": secret})
         supervisor = RasaSupervisor(server).start()
     try:
         if settings.workers > 1:
@@ -239,10 +252,11 @@ def serve(ctx: _Context, no_rasa: bool) -> None:
             # database (and Redis when set), so deduplication, tokens, tickets and queues are common.
             uvicorn.run("bot.app:app_from_environment", factory=True, workers=settings.workers,
                         host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                        access_log=False)
+                        access_log=False, **proxy_options(settings))
         else:
-            uvicorn.run(create_app(lambda: build_services(settings)), host=settings.host, port=settings.port,
-                        log_level=settings.log_level.lower(), access_log=False)
+            uvicorn.run(create_app(lambda: build_services(settings), action_secret=secret), host=settings.host,
+                        port=settings.port, log_level=settings.log_level.lower(), access_log=False,
+                        **proxy_options(settings))
     finally:
         if supervisor is not None:
             supervisor.stop()
@@ -409,10 +423,15 @@ main.add_command(_console_group())
 
 
 def _danger_commands() -> None:
+    from bot.bench_cli import bench_dialogue, bench_faults
     from bot.danger_cli import bench_danger, danger
+    from bot.scope_bench import bench_cards
 
     main.add_command(danger)
     bench.add_command(bench_danger)
+    bench.add_command(bench_faults)
+    bench.add_command(bench_dialogue)
+    bench.add_command(bench_cards)
 
 
 # ---- benchmarks --------------------------------------------------------------------------------
@@ -607,3 +626,12 @@ def handoff_check(ctx: _Context, path: Path | None) -> None:
 
 
 _danger_commands()
+
+
+def _privacy_group() -> click.Group:
+    from bot.privacy_cli import privacy  # retention purge, a resident's export or erasure (issue #16)
+
+    return privacy
+
+
+main.add_command(_privacy_group())

@@ -3,29 +3,37 @@
 Rasa (its own process, see ``nlu``) decides what to do; the custom actions it calls back into this app
 compose the answers. If Rasa is down or slower than ``engine_timeout``, the resident still gets an answer
 from retrieval directly (with the hotline), and the message is recorded either way, so nothing is lost;
-the next message goes to Rasa again.
+the next message goes to Rasa again. On a channel that pushes, the answer's parts are stored in the outbox
+(``handoff_deliveries``) in the same transaction as the answer (``hold_replies``; ``bot.outbox``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
+import json
 import logging
 import re
+import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.answers import AnswerComposer
+from bot.answers import DETAIL_BUTTONS, DETAIL_PARTS, AnswerComposer
 from bot.console.feedback import rate_typed_reply, typed_rating
 from bot.models import Conversation, Message
-from channels.ports import ChannelUser
+from channels.ports import ChannelUser, Receipt
+from channels.splitting import pack_replies
+from handoff.delivery import hold_answer
 from handoff.desk import HandoffDesk, Resident
+from handoff.ports import utc_now
 from nlu.errors import RasaUnavailable
 
-__all__ = ["ConversationService", "DialogueEngine", "conversation_key", "sender_id"]
+__all__ = ["ConversationService", "DialogueEngine", "conversation_key", "hold_replies", "sender_id"]
 
 log = logging.getLogger(__name__)
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
@@ -65,6 +73,35 @@ def _button_payload(text: str, buttons: list[dict[str, str]]) -> str:
     return text
 
 
+def hold_replies(session: Session, user: ChannelUser, receipt: Receipt, replies: list[str], now: dt.datetime) -> None:
+    """Store ``replies`` packed into WeChat-sized parts for ``receipt`` (the caller's transaction)."""
+    parts = pack_replies(replies)
+    if parts:
+        hold_answer(session, conversation_key(user), receipt.message_key, parts, now,
+                    now + dt.timedelta(seconds=receipt.hold_seconds), channel=user.channel, openid=user.openid)
+
+
+_MENU_PAYLOADS = ("/details", "/choose_topic")  # an answer's 1 / 2 / 3, the greeting's numbered topics
+
+
+def _is_answer_menu(buttons: list[dict[str, str]]) -> bool:
+    """The buttons are a menu (an answer's 1 / 2 / 3, the greeting's 1–4), not a form's options."""
+    # A payload that is plain text is a question offered by number (several problems in one message).
+    return all(str(b.get("payload", "")).startswith(_MENU_PAYLOADS) or not str(b.get("payload", "")).startswith("/")
+               for b in buttons)
+
+
+def _after_answer(buttons: list[dict[str, str]]) -> bool:
+    """Lawline's last reply was an answer (its 1 / 2 / 3 menu), so a short question may lean on it."""
+    return any(str(b.get("payload", "")).startswith("/details") for b in buttons)
+
+
+def follow_up_payload(text: str) -> str:
+    """``/follow_up{"said": …}``: the intent, with the resident's words (braces removed: Rasa's payload syntax)."""
+    said = text.strip().replace("{", "（").replace("}", "）")[:MAX_ENGINE_CHARS // 2]
+    return "/follow_up" + json.dumps({"said": said}, ensure_ascii=False)
+
+
 def sender_id(key: str) -> str:
     """The stable pseudonym Rasa sees for a conversation key, never the WeChat identifiers."""
     return hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -81,22 +118,25 @@ class ConversationService:
         *,
         engine_timeout: float = 3.0,
         handoff: HandoffDesk | None = None,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
         self.composer = composer
         self.engine_timeout = engine_timeout
         self.handoff = handoff
+        self.observe = observe  # (channel, seconds) of every answer, for the metrics
 
-    async def pushed(self, user: ChannelUser, count: int) -> None:
-        """``channels.ports.PushLedger``: a channel pushed ``count`` parts of an answer to ``user``.
+    async def respond(self, user: ChannelUser, text: str, receipt: Receipt | None = None) -> list[str]:
+        """Answer one message from ``user``; with a ``receipt``, its parts also wait in the outbox."""
+        started = time.monotonic()
+        try:
+            return await self._respond(user, text, receipt)
+        finally:
+            if self.observe is not None:
+                self.observe(user.channel, time.monotonic() - started)
 
-        With escalation wired they count against the WeChat quota the handoff's deliveries share.
-        """
-        if self.handoff is not None and count > 0:
-            await asyncio.to_thread(self.handoff.count_pushes, conversation_key(user), count)
-
-    async def respond(self, user: ChannelUser, text: str) -> list[str]:
+    async def _respond(self, user: ChannelUser, text: str, receipt: Receipt | None) -> list[str]:
         """Answer one message from ``user``.
 
         With escalation wired (``handoff``), the desk sees the message first: danger, a pending question,
@@ -109,13 +149,14 @@ class ConversationService:
         waiting: list[str] = []
         who = Resident(key, user.channel, user.openid)
         if self.handoff is not None:
-            desk = await asyncio.to_thread(partial(self.handoff.before_bot, in_form=bool(buttons)), who, text)
+            in_form = bool(buttons) and not _is_answer_menu(buttons)
+            desk = await asyncio.to_thread(partial(self.handoff.before_bot, in_form=in_form), who, text)
             if desk.handled:
                 meta = desk.meta
                 if buttons and meta.get("handoff") == "danger":  # the form's question still waits: 1, 2 … still mean it
                     meta = {**meta, "buttons": buttons}
-                await asyncio.to_thread(self._record_out, conversation_id, user.channel, desk.replies, "handoff",
-                                        meta)
+                await asyncio.to_thread(self._record_out, conversation_id, user, desk.replies, "handoff", meta,
+                                        receipt)
                 return desk.replies
             waiting = desk.replies  # a person's replies that waited for the resident to write
         thanks = (await asyncio.to_thread(rate_typed_reply, self.sessions, conversation_id, text)
@@ -126,21 +167,30 @@ class ConversationService:
             replies, engine, meta = [self.composer.texts.empty_message], "channel", {}
         else:
             payload = _button_payload(text, buttons)
-            in_step = bool(buttons) and (payload != text or len(text.strip()) <= SHORT_REPLY_CHARS)
-            replies, engine, meta = await self._ask(key, payload, in_step=in_step)
+            follow_up = payload == text and _after_answer(buttons) and self.composer.is_follow_up(text)
+            if follow_up:  # leaning on the answer just given: Rasa is told so, with the words said
+                payload = follow_up_payload(text)
+            # A short reply to a form's question answers it; after an answer's 1 / 2 / 3 menu it may be a
+            # follow-up question, which retrieval can answer when Rasa is down.
+            in_step = bool(buttons) and not follow_up and (
+                payload != text or (len(text.strip()) <= SHORT_REPLY_CHARS and not _is_answer_menu(buttons)))
+            replies, engine, meta = await self._ask(key, payload, in_step=in_step, said=text)
             if meta.get("degraded") == "in_step":
                 meta["buttons"] = buttons  # the resent reply still means the same option
             if self.handoff is not None:
                 replies = await asyncio.to_thread(self.handoff.after_bot, who, text, replies, meta)
                 if desk.preface:  # one message: the safety check, then the answer
                     replies = [f"{desk.preface}\n\n{replies[0]}", *replies[1:]] if replies else [desk.preface]
+                if desk.postscript:  # the desk's question still waits (the village, before a handoff)
+                    replies = [*replies, desk.postscript]
                 if desk.meta:
                     meta = {**meta, **desk.meta}
         replies = waiting + replies
-        await asyncio.to_thread(self._record_out, conversation_id, user.channel, replies, engine, meta)
+        await asyncio.to_thread(self._record_out, conversation_id, user, replies, engine, meta, receipt)
         return replies
 
-    async def _ask(self, key: str, text: str, *, in_step: bool = False) -> tuple[list[str], str, dict[str, Any]]:
+    async def _ask(self, key: str, text: str, *, in_step: bool = False,
+                   said: str | None = None) -> tuple[list[str], str, dict[str, Any]]:
         """Rasa's reply; when Rasa is down or slow, retrieval's answer, or a request to resend.
 
         A short reply to a question Lawline just asked (``in_step``, e.g. a step of the legal-aid check) cannot
@@ -152,13 +202,15 @@ class ConversationService:
                 self.engine.send(sender, text[:MAX_ENGINE_CHARS], {"lawline": True}), self.engine_timeout
             )
         except (RasaUnavailable, TimeoutError) as exc:
+            if text.startswith("/details"):  # 1 / 2 / 3 need no understanding: the last answer says what
+                return await asyncio.to_thread(self._details_without_engine, key, text)
             if in_step:
                 log.warning("dialogue engine unavailable (%s) in a step for %s; asked to resend",
                             type(exc).__name__, sender[:12])
                 return [self.composer.texts.engine_busy_in_step], "retrieval", {"degraded": "in_step"}
             log.warning("dialogue engine unavailable (%s); answering from retrieval for %s", type(exc).__name__,
                         sender[:12])
-            return await self._fallback(text)
+            return await self._fallback(said or text)
         replies = [_render(m) for m in messages if isinstance(m.get("text"), str) and m["text"].strip()]
         meta: dict[str, Any] = {}
         offered = [b for m in messages for b in m.get("buttons") or [] if isinstance(b, dict)]
@@ -176,9 +228,26 @@ class ConversationService:
     async def _fallback(self, text: str) -> tuple[list[str], str, dict[str, Any]]:
         answer = await asyncio.to_thread(self.composer.answer, text[:MAX_ENGINE_CHARS])
         reply = f"{self.composer.texts.degraded_note}\n\n{answer.text}"
-        meta = {"citations": list(answer.citations), "confident": answer.confident, "card": answer.card,
-                "confidence": round(answer.confidence, 3)}
+        meta: dict[str, Any] = {"citations": list(answer.citations), "confident": answer.confident,
+                                "card": answer.card, "confidence": round(answer.confidence, 3),
+                                "topic": answer.topic}
+        if answer.details:
+            meta.update(buttons=DETAIL_BUTTONS, menu="details")
         return [reply], "retrieval", meta
+
+    def _details_without_engine(self, key: str, payload: str) -> tuple[list[str], str, dict[str, Any]]:
+        """The articles, steps or places of the last answer (its card and citations are in its record)."""
+        part = next((p for p in DETAIL_PARTS if f'"{p}"' in payload), "law")
+        with self.sessions() as session:
+            rows = session.scalars(select(Message.meta).join(Conversation)
+                                   .where(Conversation.key == key, Message.direction == "out")
+                                   .order_by(Message.id.desc()).limit(5)).all()
+        meta: dict[str, Any] = next((m for m in rows if m and (m.get("card") or m.get("citations"))), {})
+        text = self.composer.details(part, card=meta.get("card"), citations=tuple(meta.get("citations") or ()),
+                                     topic=meta.get("topic"))
+        return [text], "retrieval", {"answer_kind": "details", "card": meta.get("card"),
+                                     "citations": list(meta.get("citations") or ()), "buttons": DETAIL_BUTTONS,
+                                     "menu": "details"}
 
     # ---- persistence (runs in a worker thread) -----------------------------------------------
     def _record_in(self, key: str, user: ChannelUser, text: str) -> tuple[int, list[dict[str, str]]]:
@@ -201,9 +270,12 @@ class ConversationService:
                                 meta={}))
             return conversation.id, buttons
 
-    def _record_out(self, conversation_id: int, channel: str, replies: list[str], engine: str,
-                    meta: dict[str, Any]) -> None:
+    def _record_out(self, conversation_id: int, user: ChannelUser, replies: list[str], engine: str,
+                    meta: dict[str, Any], receipt: Receipt | None) -> None:
         with self.sessions.begin() as session:
             for reply in replies:
-                session.add(Message(conversation_id=conversation_id, direction="out", channel=channel, text=reply,
-                                    engine=engine, meta=meta))
+                session.add(Message(conversation_id=conversation_id, direction="out", channel=user.channel,
+                                    text=reply, engine=engine, meta=meta))
+            if receipt is not None:
+                hold_replies(session, user, receipt, replies,
+                             self.handoff.clock() if self.handoff is not None else utc_now())

@@ -97,8 +97,9 @@ def _card_document(card: AnswerCard) -> Document:
         topic=card.topic,
         level="card",
         cites=cites,
+        # The scope travels with the document (not in its indexed text): bot/card_scope.py embeds both sides.
         extra={"answer": card.answer, "next_steps": card.next_steps, "where_to_go": card.where_to_go,
-               "version": card.version},
+               "version": card.version, "questions": list(card.questions), "not_for": list(card.not_for or [])},
     )
 
 

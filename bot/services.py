@@ -26,11 +26,15 @@ from bot.handoff_adapters import (
     pre_application_hook,
 )
 from bot.indexing import open_retriever
+from bot.metrics import metrics_routes, observe_answer
+from bot.outbox import AnswerOutbox
+from bot.privacy import RetentionWorker, rasa_tracker
 from bot.reloading import LiveFiles, Watched
 from bot.settings import Settings
 from channels.background import BackgroundTasks
+from channels.inbox import Heartbeat, Inbox
 from channels.mini_program import MiniProgramConfig, mini_program_routes
-from channels.official_account import OfficialAccountConfig, official_account_routes
+from channels.official_account import OfficialAccount, OfficialAccountConfig
 from channels.storage import KeyValueStore, RedisStore, SqlStore
 from channels.texts import MENU_LEGAL_AID, ChannelTexts
 from channels.wechat_api import WeChatClient
@@ -67,9 +71,13 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
                              public_url=settings.public_url, wecom_api_base=settings.wecom_api_base,
                              notifier=AdviserTemplates(wechat_clients), triage=triage, signals=triage.signals)
     conversation = ConversationService(
-        sessions, engine_client or rasa, composer, engine_timeout=settings.engine_timeout, handoff=handoff.desk
+        sessions, engine_client or rasa, composer, engine_timeout=settings.engine_timeout, handoff=handoff.desk,
+        observe=observe_answer,
     )
     store: KeyValueStore = RedisStore.from_url(settings.redis_url) if settings.redis_url else SqlStore(engine)
+    # PIPL retention (LAWLINE_RETENTION_DAYS): one worker a day anonymises what is older, counts kept.
+    retention = RetentionWorker(sessions, store, days=settings.retention_days,
+                                handoff_text=lambda: composer.texts.handoff, tracker=rasa_tracker(settings))
     # The legal-aid self-check (issue #4): rules from corpus/data/eligibility, records in the database; the
     # legal-aid centres come from the service directory and a sent pre-application becomes a ticket (#5).
     rules_dir = rules_folder(settings.corpus_dir)
@@ -81,14 +89,21 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
                      interval=settings.reload_seconds)
     background = BackgroundTasks()
     routes = []
+    channels: list[OfficialAccount] = []
     if settings.wechat_appid and settings.wechat_appsecret and settings.wechat_token:
         client = WeChatClient(settings.wechat_appid, settings.wechat_appsecret, store,
                               api_base=settings.wechat_api_base, http=http)
         config = OfficialAccountConfig(token=settings.wechat_token, appid=settings.wechat_appid,
-                                       aes_key=settings.wechat_aes_key)
-        routes += official_account_routes(config, conversation=conversation, store=store, client=client,
-                                          background=background, ledger=conversation,
-                                          texts=ChannelTexts(menu_prompts={MENU_LEGAL_AID: LEGAL_AID_PROMPT}))
+                                       aes_key=settings.wechat_aes_key,
+                                       passive_reply_seconds=settings.passive_reply_seconds)
+        # A message is recorded before it is worked on (channels.inbox); the answer's parts go out through
+        # the handoff's delivery worker, like a person's replies (bot.outbox).
+        official = OfficialAccount(config, conversation=conversation, store=store, client=client,
+                                   outbox=AnswerOutbox(sessions, handoff.deliveries.wake, clock=handoff.desk.clock),
+                                   inbox=Inbox(engine, Heartbeat(store)), background=background,
+                                   texts=ChannelTexts(menu_prompts={MENU_LEGAL_AID: LEGAL_AID_PROMPT}))
+        routes += official.routes()
+        channels.append(official)
         wechat_clients["official_account"] = client
     else:
         log.info("official account not configured (LAWLINE_WECHAT_*): /wechat is off")
@@ -105,6 +120,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
 
     routes += build_console(settings, sessions, composer, rasa, extra_routes=adviser_routes(handoff)).routes
     routes += eligibility_routes(eligibility)  # the pre-application page, /eligibility/<token>
+    routes += metrics_routes(sessions, settings.metrics_token, settings.trusted_proxies)  # Prometheus
 
     async def health() -> dict[str, Any]:
         try:
@@ -126,10 +142,16 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         }
 
     handoff.start()  # its workers run on the app's loop (build_services is called in the lifespan)
+    for channel in channels:
+        channel.start()
     live.start()
+    retention.start()
 
     async def close() -> None:
+        await retention.aclose()
         await live.aclose()
+        for channel in channels:
+            await channel.aclose()
         await handoff.aclose()
         await background.aclose()
         await http.aclose()
@@ -139,7 +161,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         engine.dispose()
 
     return Services(composer=composer, conversation=conversation, extra_routes=routes, health=health, close=close,
-                    eligibility=eligibility, store=store)
+                    eligibility=eligibility, store=store, trusted_proxies=settings.trusted_proxies)
 
 
 def _embedder(composer: AnswerComposer) -> Embed:

@@ -7,10 +7,13 @@ two lists agree. Values are cast here, once; a malformed value fails at start wi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeVar
+
+from channels.client_address import TrustedProxies, parse_trusted_proxies
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
@@ -52,6 +55,7 @@ class Settings:
     rasa_port: int
     rasa_managed: bool
     engine_timeout: float
+    action_secret: str | None  # what Rasa shows /webhook; None: generated in var/action.secret
     wechat_token: str | None
     wechat_appid: str | None
     wechat_appsecret: str | None
@@ -64,8 +68,12 @@ class Settings:
     wecom_api_base: str
     console_secret: str | None
     console_session_hours: int
+    trusted_proxies: TrustedProxies
     reload_seconds: float
     danger_model: Path
+    retention_days: int
+    metrics_token: str | None  # who may read /metrics from elsewhere than loopback (a bearer token)
+    passive_reply_seconds: float  # how long /wechat waits for an answer before it answers "success" and pushes
 
     @property
     def env_names(self) -> list[str]:
@@ -137,12 +145,31 @@ def _public_url(env: Mapping[str, str]) -> str:
     return url
 
 
+def _action_secret(env: Mapping[str, str]) -> str | None:
+    """The secret the Rasa server sends the action webhook; unset means ``<var>/action.secret`` (both sides).
+
+    It travels in an HTTP header and through Rasa's ``${…}`` substitution, hence RFC 6750's token characters.
+    """
+    secret = _optional(env, "LAWLINE_ACTION_SECRET")
+    if secret is not None and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{32,}", secret):
+        raise SettingsError("LAWLINE_ACTION_SECRET", "must be at least 32 letters, digits or ._~+/=-")
+    return secret
+
+
 def _console_secret(env: Mapping[str, str]) -> str | None:
     """The console's signing key; unset means one is generated once and kept in ``LAWLINE_VAR_DIR``."""
     secret = _optional(env, "LAWLINE_CONSOLE_SECRET")
     if secret is not None and len(secret) < 32:
         raise SettingsError("LAWLINE_CONSOLE_SECRET", "must be at least 32 characters")
     return secret
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> TrustedProxies:
+    """The reverse proxies whose ``X-Forwarded-For`` is believed (``channels.client_address``); none by default."""
+    try:
+        return parse_trusted_proxies(env.get("LAWLINE_TRUSTED_PROXIES") or "")
+    except ValueError as exc:
+        raise SettingsError("LAWLINE_TRUSTED_PROXIES", str(exc)) from None
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
@@ -176,6 +203,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         rasa_port=rasa_port,
         rasa_managed=not env.get("LAWLINE_RASA_URL"),
         engine_timeout=_float(env, "LAWLINE_ENGINE_TIMEOUT", 3.0, 0.1, 30.0),
+        action_secret=_action_secret(env),
         wechat_token=token,
         wechat_appid=appid,
         wechat_appsecret=secret,
@@ -188,6 +216,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         wecom_api_base=(env.get("LAWLINE_WECOM_API_BASE") or "https://qyapi.weixin.qq.com").rstrip("/"),
         console_secret=_console_secret(env),
         console_session_hours=_int(env, "LAWLINE_CONSOLE_SESSION_HOURS", 8, 1, 24 * 30),
+        trusted_proxies=_trusted_proxies(env),
         reload_seconds=_float(env, "LAWLINE_RELOAD_SECONDS", 10.0, 0.0, 3600.0),
         danger_model=Path(env.get("LAWLINE_DANGER_MODEL") or var_dir / "danger" / "model.joblib").expanduser(),
+        retention_days=_int(env, "LAWLINE_RETENTION_DAYS", 365, 30, 3650),
+        metrics_token=_optional(env, "LAWLINE_METRICS_TOKEN"),
+        passive_reply_seconds=_float(env, "LAWLINE_PASSIVE_REPLY_SECONDS", 4.0, 0.01, 4.5),
     )

@@ -15,6 +15,7 @@ Each session token may send ``max_messages_per_minute`` messages per minute (a f
 the shared storage, so it holds across workers); beyond that, 429 ``rate_limited`` with a calm reply and
 nothing is processed. A person typing never comes near it; a broken client looping or a script does.
 
+Bodies are read by ``channels.json_body`` (bounded while streaming, strict UTF-8, no lone surrogates, shallow).
 JSON errors: 400 ``bad_request`` / ``invalid_code``, 401 ``unauthorized``, 413 ``too_large``, 429
 ``rate_limited``, 502/503 ``wechat_unavailable`` (with a calm ``replies`` text where the resident is
 waiting for an answer).
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from channels.errors import ChannelConfigError, WeChatError
+from channels.json_body import BodyRejected, read_json_object, required
 from channels.ports import ChannelUser, Conversation
 from channels.privacy import hash_openid
 from channels.storage import KeyValueStore
@@ -83,6 +85,13 @@ class _Refused(Exception):
         return JSONResponse(body, status_code=self.status, headers=headers)
 
 
+def _text(payload: dict[str, Any], name: str) -> str:
+    try:
+        return required(payload, name, str)
+    except BodyRejected:
+        raise _Refused(400, "bad_request") from None
+
+
 def _session_key(token: str) -> str:
     # Only a hash of the token is stored: a copy of the storage does not yield usable tokens.
     return "mp:session:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -116,8 +125,8 @@ class MiniProgram:
     async def login(self, request: Request) -> Response:
         """``{"code": "<wx.login code>"}`` → ``{"token": "...", "expires_in": seconds}``."""
         try:
-            code = (await self._json(request)).get("code")
-            if not isinstance(code, str) or not 0 < len(code) <= 128:
+            code = _text(await self._json(request), "code")
+            if not 0 < len(code) <= 128:
                 raise _Refused(400, "bad_request")
             session = await self._code_to_session(code)
         except _Refused as refused:
@@ -132,9 +141,7 @@ class MiniProgram:
         """``{"text": "..."}`` with a Bearer token → ``{"replies": ["...", ...]}``."""
         try:
             user = await self._user(request)
-            text = (await self._json(request)).get("text")
-            if not isinstance(text, str):
-                raise _Refused(400, "bad_request")
+            text = _text(await self._json(request), "text")
             replies = await self._answer(user, text.strip())
         except _Refused as refused:
             return refused.response()
@@ -173,21 +180,11 @@ class MiniProgram:
         return ChannelUser("mini_program", record["openid"], unionid if isinstance(unionid, str) else None)
 
     async def _json(self, request: Request) -> dict[str, Any]:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.config.max_body_bytes:
-            raise _Refused(413, "too_large")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > self.config.max_body_bytes:
-                raise _Refused(413, "too_large")
+        """The body as a JSON object, read the one careful way (``channels.json_body``)."""
         try:
-            data = json.loads(body)
-        except ValueError:
-            raise _Refused(400, "bad_request") from None
-        if not isinstance(data, dict):
-            raise _Refused(400, "bad_request")
-        return data
+            return await read_json_object(request, max_bytes=self.config.max_body_bytes)
+        except BodyRejected as rejected:
+            raise _Refused(rejected.status, "too_large" if rejected.status == 413 else "bad_request") from None
 
     async def _answer(self, user: ChannelUser, text: str) -> list[str]:
         texts = self._texts

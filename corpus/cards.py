@@ -1,4 +1,9 @@
-"""Answer cards: the team's short plain-language answers, each tied to the articles it relies on."""
+"""Answer cards: the team's short plain-language answers, each tied to the articles it relies on.
+
+A card also states its scope: ``questions`` it answers and ``not_for`` questions that read alike but need
+another answer. The composer shows a card only for questions nearer the first than the second
+(``bot/card_scope.py``), so a missing or token ``not_for`` is refused here rather than found in a reply.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,12 @@ import yaml
 from corpus.cases import TOPICS
 from corpus.errors import CorpusFormatError
 
-__all__ = ["CardCitation", "ParsedCard", "parse_card"]
+__all__ = ["NOT_FOR_RANGE", "CardCitation", "ParsedCard", "parse_card"]
 
 _ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ARTICLE_RE = re.compile(r"^第[零〇一二三四五六七八九十百千]+条(之[一二三四五六七八九十]+)?$")
+NOT_FOR_RANGE = (3, 6)  # how many out-of-scope examples a card gives (corpus/data/cards/README.md)
+_PUNCTUATION = re.compile(r"[\s，。？！、,.?!；;：:“”\"'（）()]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,7 @@ class ParsedCard:
     topic: str
     title: str
     questions: tuple[str, ...]
+    not_for: tuple[str, ...]  # questions close in words that need another answer
     answer: str
     next_steps: tuple[str, ...]
     where_to_go: tuple[str, ...]
@@ -62,6 +70,34 @@ def _strings(data: dict[str, Any], key: str, path: Path, lines: list[str], requi
     if required and not value:
         raise CorpusFormatError(f"'{key}' must not be empty", path, _line_of(lines, f"{key}:"))
     return tuple(v.strip() for v in value)
+
+
+def _bare(text: str) -> str:
+    return _PUNCTUATION.sub("", text)
+
+
+def _not_for(data: dict[str, Any], title: str, questions: tuple[str, ...], path: Path,
+             lines: list[str]) -> tuple[str, ...]:
+    """The out-of-scope examples: required, 3–6, distinct, and none of them a question the card answers."""
+    if "not_for" not in data:
+        raise CorpusFormatError("'not_for' is missing: list 3–6 questions this card must not answer", path,
+                                _line_of(lines, "answer:"))
+    items = _strings(data, "not_for", path, lines)
+    cursor = _line_of(lines, "not_for:")
+    low, high = NOT_FOR_RANGE
+    if not low <= len(items) <= high:
+        raise CorpusFormatError(f"'not_for' needs {low}–{high} questions, not {len(items)}", path, cursor)
+    in_scope = {_bare(q) for q in (title, *questions)}
+    seen: set[str] = set()
+    for item in items:
+        cursor = _line_of(lines, item, cursor)
+        bare = _bare(item)
+        if bare in in_scope:
+            raise CorpusFormatError(f"'not_for' repeats a question the card answers: {item!r}", path, cursor)
+        if bare in seen:
+            raise CorpusFormatError(f"'not_for' lists {item!r} twice", path, cursor)
+        seen.add(bare)
+    return items
 
 
 def parse_card(path: Path) -> ParsedCard:
@@ -110,11 +146,14 @@ def parse_card(path: Path) -> ParsedCard:
     updated = data.get("updated")
     if updated is not None and not isinstance(updated, dt.date):
         raise CorpusFormatError("updated must be a date (YYYY-MM-DD)", path, _line_of(lines, "updated:"))
+    title = data["title"].strip()
+    questions = _strings(data, "questions", path, lines, required=False)
     return ParsedCard(
         id=card_id,
         topic=topic,
-        title=data["title"].strip(),
-        questions=_strings(data, "questions", path, lines, required=False),
+        title=title,
+        questions=questions,
+        not_for=_not_for(data, title, questions, path, lines),
         answer=data["answer"].strip(),
         next_steps=_strings(data, "next_steps", path, lines),
         where_to_go=_strings(data, "where_to_go", path, lines),

@@ -127,6 +127,8 @@ class AnswerCard(CorpusBase):
     topic: Mapped[str] = mapped_column(String(20), index=True)
     title: Mapped[str] = mapped_column(String(300))
     questions: Mapped[list[str]] = mapped_column(JSON)
+    # Questions close in words that need another answer: the card's scope (bot/card_scope.py).
+    not_for: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     answer: Mapped[str] = mapped_column(Text)
     next_steps: Mapped[list[str]] = mapped_column(JSON)
     where_to_go: Mapped[list[str]] = mapped_column(JSON)

@@ -124,7 +124,7 @@ class CorpusRepository:
             card = AnswerCard(source_file=source_file)
             self.session.add(card)
         card.slug, card.sha256, card.topic, card.title = parsed.id, parsed.sha256, parsed.topic, parsed.title
-        card.questions, card.answer = list(parsed.questions), parsed.answer
+        card.questions, card.not_for, card.answer = list(parsed.questions), list(parsed.not_for), parsed.answer
         card.next_steps, card.where_to_go = list(parsed.next_steps), list(parsed.where_to_go)
         card.version, card.updated, card.reviewed = parsed.version, parsed.updated, parsed.reviewed
         card.citations = [

@@ -3,7 +3,10 @@
 ``before_bot`` runs first on every message: it hands over replies that waited for the resident, checks
 for danger (emergency numbers first, urgent ticket), answers what the bot asked last (village, phone,
 rating, complaint), handles 结束人工 and 转人工, and — while a person handles the case — passes the
-message to that person and keeps the bot out. ``after_bot`` opens the ticket the dialogue asked for (the
+message to that person and keeps the bot out. What it asks can be given up in the resident's own words
+(算了, 太麻烦了); a question of their own in place of the village goes to the bot, and the village question
+waits. A rating is taken only once its question reached the resident, and only asked for a case a person
+took part in. ``after_bot`` opens the ticket the dialogue asked for (the
 ``action_handoff`` signal), remembers a handoff offer (the two-stage fallback's last step), and offers a
 person when the case is beyond self-help (a court date, a large claim, several parties).
 
@@ -22,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff.cards import summarise
 from handoff.danger import DangerAssessment, Triage
-from handoff.delivery import count_channel_pushes, take_for_inbound
+from handoff.delivery import take_for_inbound
 from handoff.directory import Directory
-from handoff.models import Feedback, ResidentProfile, Ticket
+from handoff.models import Delivery, Feedback, ResidentProfile, Ticket
 from handoff.ports import Clock, TranscriptSource
 from handoff.residents import clear_pending, pending_of, profile, set_pending
 from handoff.robot import enqueue_robot_message
@@ -57,6 +60,7 @@ class DeskReply:
     handled: bool
     meta: dict[str, Any] = field(default_factory=dict)
     preface: str | None = None  # said at the start of the bot's answer (the safety check)
+    postscript: str | None = None  # said after the bot's answer (the village question still waits)
 
 
 class HandoffDesk:
@@ -74,11 +78,6 @@ class HandoffDesk:
         self.transcript = transcript
         self.clock = clock
 
-    def count_pushes(self, key: str, count: int) -> None:
-        """The channel pushed ``count`` parts of an answer to the resident: count them against the quota."""
-        with self.sessions.begin() as session:
-            count_channel_pushes(session, key, count, self.clock())
-
     # -- before the bot --------------------------------------------------------------------------------
     def before_bot(self, who: Resident, text: str, *, in_form: bool = False) -> DeskReply:
         """Triage first, whatever state the conversation is in; ``in_form``: Lawline just asked a form's question.
@@ -88,8 +87,10 @@ class HandoffDesk:
         """
         now = self.clock()
         with self.sessions.begin() as session:
-            waiting = take_for_inbound(session, who.key, who.channel, who.openid, now)
             pending, data = pending_of(session.get(ResidentProfile, who.key), now)
+            # Typed before the rating question reached them (it comes with this reply): not a rating.
+            unseen = pending == "rating" and not _reached(session, data)
+            waiting = take_for_inbound(session, who.key, who.channel, who.openid, now)
         assessment = self.triage.assess(text)
         if not assessment.danger and pending == "safety_check" and self.texts.is_command("in_danger", text):
             labels = self.triage.signals.labels()
@@ -99,10 +100,13 @@ class HandoffDesk:
         if assessment.danger:
             return DeskReply(waiting + self._danger(who, assessment, text, in_form=in_form),
                              True, {"handoff": "danger", "danger": assessment.evidence()})
-        if pending is not None:
+        postscript = None
+        if pending is not None and not unseen:
             answer = self._answer_pending(who, pending, data, text)
             if answer is not None:
                 return DeskReply(waiting + answer, True, {"handoff": pending})
+            if pending == "ask_village":  # a question of their own: the bot answers, the village question waits
+                postscript = self.directory.mark(self.texts.format("village_waiting", example=self._example_place()))
         if self.texts.is_command("end", text):
             return DeskReply(waiting + self._end(who), True, {"handoff": "end"})
         for kind in ("complaint", "suggestion"):
@@ -134,8 +138,8 @@ class HandoffDesk:
                 set_pending(profile(session, who.key, now), "safety_check", {"kinds": list(assessment.likely)},
                             now, SAFETY_CHECK_LASTS)
             return DeskReply(waiting, False, {"safety_check": assessment.evidence()},
-                             preface=self.texts["safety_check"])
-        return DeskReply(waiting, False)
+                             preface=self.texts["safety_check"], postscript=postscript)
+        return DeskReply(waiting, False, postscript=postscript)
 
     def _danger(self, who: Resident, assessment: DangerAssessment, text: str, *, in_form: bool) -> list[str]:
         labels = [s.label for s in assessment.kinds]
@@ -170,6 +174,9 @@ class HandoffDesk:
             return self._phone_answer(who, data, text)
         if pending == "rating":
             match = _RATING.match(text)
+            if match is None and self.texts.gives_up(text):
+                self._clear_pending(who.key)
+                return [self.texts["rating_skipped"]]
             if match is None:
                 self._clear_pending(who.key)
                 return None
@@ -200,6 +207,9 @@ class HandoffDesk:
             self._clear_pending(who.key)
             return self.escalate(who, reason=str(data.get("reason") or "requested"), topic=data.get("topic"),
                                  ask_village=False)
+        if self.texts.gives_up(text):
+            self._clear_pending(who.key)
+            return [self.texts["handoff_dropped"]]
         found = self.directory.find_village(text)
         if len(found) == 1:
             village = found[0]
@@ -212,6 +222,8 @@ class HandoffDesk:
                                                           place=self.directory.full_name(village.code)))
             return [place, *self.escalate(who, reason=str(data.get("reason") or "requested"),
                                           topic=data.get("topic"))]
+        if not found and self.texts.asks(text) and not self.texts.is_command("handoff", text):
+            return None  # their own question, not a place: answered by the bot (before_bot adds the reminder)
         tries = int(data.get("tries", 0)) + 1
         if tries >= 3 or self.texts.is_command("handoff", text):
             self._clear_pending(who.key)
@@ -241,9 +253,13 @@ class HandoffDesk:
                                   phone=mask_phone(match.group()))]
 
     def _end(self, who: Resident) -> list[str]:
+        """结束人工: a rating is asked (and awaited) only when a person took part in the case."""
         ticket = self.tickets.end_by_resident(who.key)
         if ticket is None:
             return [self.texts["nothing_to_end"]]
+        if not _person_took_part(ticket):
+            return [self.texts["ended_unattended"]]
+        self._set_pending(who.key, "rating", {"ticket": ticket.id})
         return [self.texts["ended_by_resident"], self.texts["rating_ask"]]
 
     # -- escalating ------------------------------------------------------------------------------------
@@ -358,6 +374,20 @@ class HandoffDesk:
             mark = "【演示数据】" if self.directory.sample else ""
             text = f"### {mark}{title}\n> {extract}\n请登录工作台查看。"
             enqueue_robot_message(session, group, "note", text, None, now)
+
+
+def _person_took_part(ticket: Ticket) -> bool:
+    """Someone claimed the case or answered the resident (the ones a rating is about)."""
+    return ticket.claimed_at is not None or ticket.first_response_at is not None
+
+
+def _reached(session: Session, data: dict[str, Any]) -> bool:
+    """The rating question was delivered before this message (sent by the worker, or shown in a reply)."""
+    delivery_id = data.get("delivery")
+    if not isinstance(delivery_id, int):
+        return True  # asked in the reply itself (结束人工)
+    row = session.get(Delivery, delivery_id)
+    return row is None or row.state == "sent"
 
 
 def _waits_after_danger(ticket: Ticket) -> bool:

@@ -23,8 +23,11 @@ _REQUIRED = (
     "ended_by_resident", "nothing_to_end", "rating_ask", "rating_thanks", "rating_comment_thanks", "closed_notice",
     "feedback_ask_complaint", "feedback_ask_suggestion", "feedback_thanks", "timeout_apology",
     "timeout_callback_booked", "timeout_ask_phone", "window_notice", "staff_reply", "transferred", "offer_person",
+    "ended_unattended", "handoff_dropped", "village_waiting", "rating_skipped",
 )
 _COMMANDS = ("handoff", "end", "complaint", "suggestion", "decline", "unknown_place", "no_comment", "in_danger")
+_PHRASES = ("giving_up", "question_words")  # parts of a message, not whole commands
+GIVING_UP_CHARS = 15  # a longer message that contains 算了 … says more than "I give up"
 _PUNCTUATION = re.compile(r"[\s，。！？!?,.、~～…「」“”\"']+")
 
 
@@ -52,13 +55,18 @@ class EmergencyTexts:
 
 @dataclass(frozen=True)
 class HandoffTexts:
-    """The texts by name; ``commands`` are the exact phrases residents type (normalised)."""
+    """The texts by name; ``commands`` are the exact phrases residents type (normalised).
+
+    ``phrases`` are parts of a message: giving up on what the desk asked (算了, 太麻烦 …), or asking a question
+    of one's own (吗, 怎么办 …) instead of answering it.
+    """
 
     texts: dict[str, str]
     roles: dict[str, str]
     targets: dict[str, str]
     commands: dict[str, frozenset[str]]
     emergency: EmergencyTexts
+    phrases: dict[str, tuple[str, ...]]
 
     def __getitem__(self, name: str) -> str:
         return self.texts[name]
@@ -68,6 +76,15 @@ class HandoffTexts:
 
     def is_command(self, kind: str, text: str) -> bool:
         return normalise_command(text) in self.commands[kind]
+
+    def gives_up(self, text: str) -> bool:
+        """A short message that gives up on the desk's question ("算了不转了", "太麻烦了")."""
+        said = normalise_command(text)
+        return len(said) <= GIVING_UP_CHARS and any(p in said for p in self.phrases["giving_up"])
+
+    def asks(self, text: str) -> bool:
+        """A message that asks something of its own ("借条过了三年还管用吗")."""
+        return any(p in text for p in self.phrases["question_words"])
 
 
 def load_texts(path: Path = TEXTS_FILE) -> HandoffTexts:
@@ -80,6 +97,7 @@ def load_texts(path: Path = TEXTS_FILE) -> HandoffTexts:
         raise DirectoryError([f"{path}: must be a mapping"])
     missing = [k for k in _REQUIRED if not isinstance(data.get(k), str)]
     missing += [f"commands.{k}" for k in _COMMANDS if not isinstance((data.get("commands") or {}).get(k), list)]
+    missing += [f"phrases.{k}" for k in _PHRASES if not isinstance((data.get("phrases") or {}).get(k), list)]
     for group in ("roles", "targets"):
         if not isinstance(data.get(group), dict):
             missing.append(group)
@@ -95,6 +113,7 @@ def load_texts(path: Path = TEXTS_FILE) -> HandoffTexts:
         targets={str(k): str(v) for k, v in data["targets"].items()},
         commands={k: frozenset(normalise_command(str(v)) for v in data["commands"][k]) for k in _COMMANDS},
         emergency=emergency,
+        phrases={k: tuple(str(v) for v in data["phrases"][k] if str(v)) for k in _PHRASES},
     )
 
 

@@ -367,8 +367,12 @@ class TicketService:
             if ticket.state == "claimed" and ticket.owner != person_id:
                 raise TicketConflict(ticket_id, "someone else handles this case")
             self._close(session, ticket, person_id, outcome, note, now)
-            enqueue_delivery(session, ticket.conversation_key, ticket.id, "system",
-                             self.texts["closed_notice"] + "\n" + self.texts["rating_ask"], now)
+            asked = enqueue_delivery(session, ticket.conversation_key, ticket.id, "system",
+                                     self.texts["closed_notice"] + "\n" + self.texts["rating_ask"], now)
+            session.flush()
+            # The answer to the rating question, once it reached the resident (handoff.desk checks the delivery).
+            set_pending(profile(session, ticket.conversation_key, now), "rating",
+                        {"ticket": ticket.id, "delivery": asked.id}, now, dt.timedelta(days=7))
         self._wake_deliveries()
         return ticket
 
@@ -379,8 +383,6 @@ class TicketService:
         if ticket.owner is None and actor not in ("resident", "system"):
             ticket.owner = actor
         _event(session, ticket, "closed", actor, now, note[:2000] or None, outcome=outcome)
-        set_pending(profile(session, ticket.conversation_key, now), "rating", {"ticket": ticket.id}, now,
-                    dt.timedelta(days=7))
 
     # -- the resident's side ---------------------------------------------------------------------------
     def resident_message(self, conversation_key: str, text: str) -> Ticket | None:

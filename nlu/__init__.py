@@ -6,6 +6,7 @@ to it over HTTP. Rasa lives in its own virtualenv (``.venv-rasa``, Python 3.10, 
 ``nlu/rasa/domain.yml`` are served by the app (rasa-sdk webhook protocol).
 """
 
+from nlu._environment import action_secret
 from nlu.client import Entity, Parse, RasaClient
 from nlu.errors import NluError, RasaUnavailable
 from nlu.layout import RasaLayout
@@ -20,5 +21,6 @@ __all__ = [
     "RasaLayout",
     "RasaServer",
     "RasaUnavailable",
+    "action_secret",
     "train_if_changed",
 ]

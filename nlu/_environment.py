@@ -1,20 +1,23 @@
 """The environment every ``rasa`` subprocess gets: no telemetry, no training cache, quiet TensorFlow.
 
 Also the defaults for the variables ``nlu/rasa/endpoints.yml`` needs: Rasa substitutes ``${NAME}`` there
-but has no default syntax and stops on an unset variable, so the embedded SQLite defaults are exported here.
+but has no default syntax and stops on an unset variable, so the embedded SQLite defaults are exported here,
+and the secret Rasa shows the app's action webhook (``action_secret``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 from nlu.layout import RasaLayout
 
-__all__ = ["DEFAULT_LAWLINE_PORT", "endpoint_defaults", "rasa_environment"]
+__all__ = ["ACTION_SECRET_FILE", "DEFAULT_LAWLINE_PORT", "action_secret", "endpoint_defaults", "rasa_environment"]
 
 DEFAULT_LAWLINE_PORT = 8000
+ACTION_SECRET_FILE = "action.secret"
 
 # Variables that would make Rasa's Python 3.10 import the app's packages or the app's virtualenv.
 _DROPPED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTHONNOUSERSITE")
@@ -52,3 +55,26 @@ def endpoint_defaults(layout: RasaLayout) -> dict[str, str]:
         "LAWLINE_RASA_TRACKER_USER": "",
         "LAWLINE_RASA_TRACKER_PASSWORD": "",
     }
+
+
+def action_secret(var_dir: Path) -> str:
+    """The secret Rasa sends the app's ``/webhook`` with, kept in ``<var_dir>/action.secret`` (mode 600).
+
+    Used by both sides when ``LAWLINE_ACTION_SECRET`` is not set: ``lawline serve`` gives Rasa the var
+    folder the app uses, so they read the same file. Generated once; written beside and linked into place,
+    so a second process starting at the same moment reads the same, complete secret.
+    """
+    path = var_dir / ACTION_SECRET_FILE
+    if not path.is_file():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        draft = var_dir / f".{ACTION_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process was first: its secret stands
+        finally:
+            draft.unlink()
+    return path.read_text(encoding="ascii").strip()

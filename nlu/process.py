@@ -17,7 +17,7 @@ from types import TracebackType
 
 import httpx
 
-from nlu._environment import endpoint_defaults, rasa_environment
+from nlu._environment import action_secret, endpoint_defaults, rasa_environment
 from nlu.errors import RasaStartFailed
 from nlu.layout import RasaLayout
 
@@ -96,13 +96,19 @@ class RasaServer:
         ]
 
     def environment(self) -> dict[str, str]:
-        """The child's environment: offline Rasa settings, then endpoint defaults for unset variables."""
+        """The child's environment: offline Rasa settings, then endpoint defaults for unset variables.
+
+        ``LAWLINE_ACTION_SECRET`` (what Rasa shows the app's ``/webhook``) comes from ``env``, the
+        environment, or else the var folder's ``action.secret`` file, which the app reads too.
+        """
         env = rasa_environment(self.layout.rasa_var / "cache")
         for name, value in endpoint_defaults(self.layout).items():
             env.setdefault(name, value)
         if self._lawline_port is not None:
             env["LAWLINE_PORT"] = str(self._lawline_port)
         env.update(self._env_overrides)
+        if not env.get("LAWLINE_ACTION_SECRET"):
+            env["LAWLINE_ACTION_SECRET"] = action_secret(self.layout.var_dir)
         return env
 
     def start(self) -> RasaServer:

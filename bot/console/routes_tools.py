@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -43,7 +42,9 @@ from bot.console.feedback import (
 )
 from bot.console.masking import mask_personal_data
 from bot.console.templating import error_page, render
+from bot.http_input import BAD_FORMAT, resident_refusal
 from bot.models import Message
+from channels.json_body import BodyRejected, read_json_object, required
 from nlu.errors import NluError
 from retrieval.documents import Document
 
@@ -243,19 +244,15 @@ def chat_feedback_routes(sessions: sessionmaker[Session]) -> list[BaseRoute]:
     """``POST /api/chat/feedback`` ``{"session", "reply", "rating": "up"|"down"}`` rates one web answer."""
 
     async def chat_feedback(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > 64 * 1024:
-            return JSONResponse({"error": "内容太长了。"}, status_code=413)
         try:
-            payload = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "格式不对，请刷新页面后再试。"}, status_code=400)
-        if not isinstance(payload, dict):
-            return JSONResponse({"error": "格式不对，请刷新页面后再试。"}, status_code=400)
-        session_id, reply, rating = payload.get("session"), payload.get("reply"), payload.get("rating")
-        if not (isinstance(session_id, str) and _SESSION_RE.match(session_id) and isinstance(reply, str)
-                and reply and rating in ("up", "down")):
-            return JSONResponse({"error": "格式不对，请刷新页面后再试。"}, status_code=400)
+            payload = await read_json_object(request, max_bytes=64 * 1024)
+            session_id = required(payload, "session", str)
+            reply = required(payload, "reply", str)
+            rating = required(payload, "rating", str)
+        except BodyRejected as rejected:
+            return resident_refusal(rejected)
+        if not (_SESSION_RE.match(session_id) and reply and rating in ("up", "down")):
+            return JSONResponse({"error": BAD_FORMAT}, status_code=400)
         found = await run_in_threadpool(rate_web_reply, sessions, session_id, reply, 1 if rating == "up" else -1)
         if not found:
             return JSONResponse({"error": "没有找到这条回答。"}, status_code=404)

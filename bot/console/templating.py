@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 
 from bot.console.auth import EDITORS, EVERYONE, ROLE_NAMES, STAFF, csrf_token, optional_account
 from bot.console.drafts import KIND_NAMES, STATUS_NAMES
+from bot.middleware import csp_nonce
 
 __all__ = ["NAV_ITEMS", "TEMPLATES", "error_page", "render"]
 
@@ -56,7 +57,7 @@ def _environment(extra: tuple[str, ...]) -> Environment:
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
            template_dirs: Sequence[Path] = ()) -> HTMLResponse:
-    """Render ``template`` with ``context`` plus ``account``, ``csrf_field()``, ``nav`` and ``path``."""
+    """Render ``template`` with ``context`` plus ``account``, ``csrf_field()``, ``nav``, ``path`` and ``csp_nonce``."""
     env = _environment(tuple(str(d) for d in template_dirs))
     account = optional_account(request)
     token = csrf_token(request)
@@ -67,6 +68,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "nav": [(label, path) for label, path, roles in NAV_ITEMS if account is not None and account.role in roles],
         "path": request.url.path,
         "title": "",
+        "csp_nonce": csp_nonce(request),  # <script nonce="{{ csp_nonce }}">: the only scripts the policy runs
     }
     values.update(context or {})
     response = HTMLResponse(env.get_template(template).render(values), status_code=status_code)

@@ -3,8 +3,10 @@
 The form ``eligibility_form`` (nlu/rasa/domain.yml) fills the ``elig_*`` slots one question at a time; every
 question offers quick replies (buttons whose payload is ``/elig_answer{"elig_value": code}``) plus
 "为什么问这个" / "上一步" / "取消". Typed answers ("一千五", "没请", "1 3") reach the validator as text and are
-read by ``bot.eligibility.flow``. Answers stay in the tracker (the SQL tracker store carries slots over to
-new sessions), so "继续自测" resumes where the resident stopped, for ``resume_days``.
+read by ``bot.eligibility.flow``; ``bot.eligibility.turns`` decides what a message means (an answer, a guess
+asked back in ``elig_guess``, a legal question that pauses the check, giving up). Answers stay in the
+tracker (the SQL tracker store carries slots over to new sessions), and where the check stopped is kept in
+``elig_stopped_at``, so "继续" resumes exactly there, for ``resume_days``.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from bot.eligibility.flow import FORM_SLOTS, Flow
 from bot.eligibility.service import EligibilityService
+from bot.eligibility.turns import INTERRUPTIONS, NOT_MEANT, Turn, take_turn
 
 __all__ = ["FORM_NAME", "eligibility_actions"]
 
 FORM_NAME = "eligibility_form"
 TOKEN_SLOT = "elig_token"
 STARTED_SLOT = "elig_started_on"
+GUESS_SLOT = "elig_guess"  # "<slot>=<value>": the guess "您是说「…」吗？" waits for
+STOPPED_SLOT = "elig_stopped_at"  # the question the check stopped at (取消, a legal question, 转人工)
 REQUESTED = "requested_slot"
 
 
@@ -43,14 +49,35 @@ def _in_form(tracker: Tracker) -> bool:
 
 
 def _reset() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet(REQUESTED, None)]
+    return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet(REQUESTED, None), SlotSet(GUESS_SLOT, None),
+                                                           SlotSet(STOPPED_SLOT, None)]
 
 
-def _buttons(flow: Flow, slot: str, values: dict[str, str | None], *, first: bool) -> list[dict[str, str]]:
-    buttons = [{"title": option.title, "payload": "/elig_answer" + json.dumps({"elig_value": option.code})}
-               for option in flow.options(slot, values)]
+def _stop(tracker: Tracker) -> list[EventType]:
+    """The form ends; the answers and the question it stopped at are kept for "继续"."""
+    return [ActiveLoop(None), SlotSet(REQUESTED, None), SlotSet(GUESS_SLOT, None),
+            SlotSet(STOPPED_SLOT, tracker.get_slot(REQUESTED))]
+
+
+def _guess(tracker: Tracker, slot: str) -> str | None:
+    stored = str(tracker.get_slot(GUESS_SLOT) or "")
+    asked, _, value = stored.partition("=")
+    return value if asked == slot and value else None
+
+
+def _answer(value: str) -> str:
+    return "/elig_answer" + json.dumps({"elig_value": value})
+
+
+def _buttons(flow: Flow, slot: str, values: dict[str, str | None], *, first: bool,
+             guess: str | None = None) -> list[dict[str, str]]:
     controls = flow.data["controls"]
-    buttons.append({"title": str(controls["why"]), "payload": "/elig_why"})
+    if guess is not None:
+        buttons = [{"title": str(flow.confirm["yes_button"]), "payload": _answer(guess)},
+                   {"title": str(flow.confirm["no_button"]), "payload": _answer(NOT_MEANT)}]
+    else:
+        buttons = [{"title": option.title, "payload": _answer(option.code)} for option in flow.options(slot, values)]
+        buttons.append({"title": str(controls["why"]), "payload": "/elig_why"})
     if not first:
         buttons.append({"title": str(controls["back"]), "payload": "/elig_back"})
     buttons.append({"title": str(controls["cancel"]), "payload": "/elig_cancel"})
@@ -70,16 +97,37 @@ class ValidateEligibilityForm(FormValidationAction):
                              domain: dict[str, Any]) -> list[str]:
         return self.service.flow.required_slots(_values(tracker))
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """A legal question or giving up rejects the form, so the rules for its unhappy paths take over."""
+        slot = tracker.get_slot(REQUESTED)
+        value = tracker.slots_to_validate().get(slot) if slot in FORM_SLOTS else None
+        if value is not None and self._turn(str(slot), value, tracker).kind in INTERRUPTIONS:
+            return [SlotSet(str(slot), None), ActionExecutionRejected(FORM_NAME)]
+        events: list[EventType] = await super().run(dispatcher, tracker, domain)
+        return events
+
+    def _turn(self, slot: str, value: Any, tracker: Tracker) -> Turn:
+        values = _values(tracker)
+        values[slot] = None
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return take_turn(self.service.flow, slot, value, values, intent=intent, guess=_guess(tracker, slot))
+
     async def _validate(self, slot: str, value: Any, dispatcher: CollectingDispatcher,
                         tracker: Tracker) -> dict[str, Any]:
         if value is None:  # a slot cleared by "上一步" or a restart: nothing to read
             return {slot: None}
-        values = _values(tracker)
-        values[slot] = None
-        stored = self.service.flow.interpret(slot, value, values)
-        if stored is None:
-            dispatcher.utter_message(text=str(self.service.flow.questions[slot]["invalid"]))
-        return {slot: stored}
+        flow = self.service.flow
+        turn = self._turn(slot, value, tracker)
+        if turn.kind == "store":
+            return {slot: turn.value, GUESS_SLOT: None}
+        if turn.kind == "confirm":  # action_ask_<slot> asks "您是说「…」吗？"
+            return {slot: None, GUESS_SLOT: f"{slot}={turn.value}"}
+        if turn.kind == "go_on":
+            dispatcher.utter_message(text=flow.text("going_on"))
+            return {slot: None}
+        text = flow.confirm["declined"] if turn.kind == "declined" else flow.questions[slot]["invalid"]
+        dispatcher.utter_message(text=str(text))
+        return {slot: None, GUESS_SLOT: None}
 
 
 def _validator(slot: str) -> Callable[..., Coroutine[Any, Any, dict[str, Any]]]:
@@ -96,7 +144,7 @@ for _slot in FORM_SLOTS:
 
 
 class AskQuestion(Action):
-    """``action_ask_<slot>``: the question with its quick replies."""
+    """``action_ask_<slot>``: the question with its quick replies, or "您是说「…」吗？" when a guess waits."""
 
     def __init__(self, service: EligibilityService, slot: str) -> None:
         self.service = service
@@ -109,8 +157,10 @@ class AskQuestion(Action):
         flow = self.service.flow
         values = _values(tracker)
         first = flow.required_slots(values)[0] == self.slot
-        dispatcher.utter_message(text=str(flow.questions[self.slot]["text"]),
-                                 buttons=_buttons(flow, self.slot, values, first=first))
+        guess = _guess(tracker, self.slot)
+        text = (str(flow.confirm["ask"]).format(title=flow.titles(self.slot, guess, values)) if guess is not None
+                else str(flow.questions[self.slot]["text"]))
+        dispatcher.utter_message(text=text, buttons=_buttons(flow, self.slot, values, first=first, guess=guess))
         return []
 
 
@@ -127,16 +177,21 @@ class StartEligibility(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
         today = self.clock()
-        answered = any(value is not None for value in _values(tracker).values())
+        answered = _under_way(tracker)
         started = _day(tracker.get_slot(STARTED_SLOT))
         expired = started is not None and (today - started).days > flow.resume_days
         if answered and not expired and tracker.get_slot(TOKEN_SLOT) is None:
             dispatcher.utter_message(text=flow.text("resume"))
-            return []
+            return [SlotSet(STOPPED_SLOT, None)]
         if answered and expired:
             dispatcher.utter_message(text=flow.text("fresh_after_expiry", days=flow.resume_days))
         dispatcher.utter_message(text=flow.text("intro"))
         return [*_reset(), SlotSet(TOKEN_SLOT, None), SlotSet(STARTED_SLOT, today.isoformat())]
+
+
+def _under_way(tracker: Tracker) -> bool:
+    """A check was started and not finished: answers are kept, or it stopped at its first question."""
+    return tracker.get_slot(STOPPED_SLOT) is not None or any(v is not None for v in _values(tracker).values())
 
 
 def _day(value: Any) -> dt.date | None:
@@ -203,11 +258,12 @@ class GoBack(Action):
             return []
         previous = required[index - 1]
         later = FORM_SLOTS[FORM_SLOTS.index(previous):]
-        return [SlotSet(slot, None) for slot in later if values.get(slot) is not None or slot == previous]
+        return [SlotSet(GUESS_SLOT, None)] + [SlotSet(slot, None) for slot in later
+                                              if values.get(slot) is not None or slot == previous]
 
 
 class CancelEligibility(Action):
-    """"取消": stop the form; the answers are kept so "继续自测" can pick up later."""
+    """"取消" (or giving up in other words): stop the form kindly; the answers are kept for "继续自测"."""
 
     def __init__(self, service: EligibilityService) -> None:
         self.service = service
@@ -218,20 +274,36 @@ class CancelEligibility(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
         if not _in_form(tracker):
-            dispatcher.utter_message(text=flow.text("not_in_check"))
+            dispatcher.utter_message(text=flow.text("nothing_to_stop"))
             return []
         dispatcher.utter_message(text=flow.text("cancelled", days=flow.resume_days))
-        return [ActiveLoop(None), SlotSet(REQUESTED, None)]
+        return _stop(tracker)
 
 
 class PauseEligibility(Action):
-    """Stop the form without a word (e.g. before handing over to a person); the answers are kept."""
+    """Stop the form without a word (before a person takes over, or a legal question is answered)."""
 
     def name(self) -> str:
         return "action_eligibility_pause"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return [ActiveLoop(None), SlotSet(REQUESTED, None)]
+        return _stop(tracker)
+
+
+class OfferResume(Action):
+    """After the answer to a question asked in the middle of the check: 「继续」 picks it up where it stopped."""
+
+    def __init__(self, service: EligibilityService) -> None:
+        self.service = service
+
+    def name(self) -> str:
+        return "action_eligibility_offer_resume"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        flow = self.service.flow
+        dispatcher.utter_message(text=flow.text("paused_for_question"),
+                                 buttons=[{"title": str(flow.data["controls"]["resume"]), "payload": "/elig_resume"}])
+        return []
 
 
 class ShowResult(Action):
@@ -293,8 +365,7 @@ class HintEligibility(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
-        answered = any(value is not None for value in _values(tracker).values())
-        dispatcher.utter_message(text=flow.text("paused" if answered else "not_in_check"))
+        dispatcher.utter_message(text=flow.text("paused" if _under_way(tracker) else "not_in_check"))
         return []
 
 
@@ -303,7 +374,7 @@ def eligibility_actions(service: EligibilityService) -> list[Action]:
     actions: list[Action] = [
         ValidateEligibilityForm(service), StartEligibility(service), RestartEligibility(service),
         ExplainQuestion(service), GoBack(service), CancelEligibility(service), ShowResult(service),
-        SendPreApplication(service), HintEligibility(service), PauseEligibility(),
+        SendPreApplication(service), HintEligibility(service), PauseEligibility(), OfferResume(service),
     ]
     actions += [AskQuestion(service, slot) for slot in FORM_SLOTS]
     return actions

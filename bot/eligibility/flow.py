@@ -4,7 +4,8 @@ The Rasa form (``bot.eligibility.actions``) is a thin shell around this module: 
 (``"labor_relation_or_remuneration"``, ``"minor_without_income,migrant_worker"``, ``"1500"``, ``"unknown"``),
 so a resumed conversation re-validates its stored answers with the same functions. Only the questions the
 decision needs are asked: a lawyer already engaged ends the check; 第三十二条 situations end it; the income
-is asked only when the means test would use it.
+is asked only when the means test would use it. A typed answer is stored only when it is clear; otherwise
+it is asked back first (``read``, ``bot.eligibility.reading``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import yaml
 from bot.eligibility.engine import decide
 from bot.eligibility.model import CheckInput, Decision
 from bot.eligibility.numbers import parse_amount
+from bot.eligibility.reading import NOTHING, Reading, clean, read_words
 from bot.eligibility.rules import Rules
 
-__all__ = ["FLOW_FILE", "FORM_SLOTS", "Flow", "Option", "load_flow"]
+__all__ = ["FLOW_FILE", "FORM_SLOTS", "Flow", "Option", "Reading", "load_flow"]
 
 FLOW_FILE = Path(__file__).resolve().parent / "data" / "flow.yaml"
 FORM_SLOTS = ("elig_urgency", "elig_matter", "elig_stage", "elig_province", "elig_place", "elig_has_lawyer",
@@ -32,19 +34,28 @@ NONE = "none"
 UNKNOWN = "unknown"
 _NUMBERS = re.compile(r"^\s*\d{1,2}(?:\s*[,，、和及与跟\s]\s*\d{1,2})*\s*$")
 _MAX_PLACE = 30
+_SHORT_PLACE = 6  # a place name without 区/县/镇 … this short is asked back; a longer one is not a place
 
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One quick reply: what is stored, what the resident sees, and words that pick it when typed."""
+    """One quick reply: what is stored, what the resident sees, and words that pick it when typed.
+
+    ``maybe`` are words that only hint at the option: typed, they make a guess that is asked back.
+    """
 
     code: str
     title: str
     words: tuple[str, ...] = ()
+    maybe: tuple[str, ...] = ()
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    return tuple(str(w) for w in value or ())
 
 
 def _option(entry: Mapping[str, Any]) -> Option:
-    return Option(str(entry["code"]), str(entry["title"]), tuple(str(w) for w in entry.get("words") or ()))
+    return Option(str(entry["code"]), str(entry["title"]), _words(entry.get("words")), _words(entry.get("maybe")))
 
 
 class Flow:
@@ -57,6 +68,10 @@ class Flow:
         self.result: Mapping[str, Any] = data["result"]
         self.page: Mapping[str, Any] = data["page"]
         self.resume_days = int(data["resume_days"])
+        self.confirm: Mapping[str, Any] = data["confirm"]
+        self._yes = frozenset(_words(self.confirm["yes_words"]))
+        self._no = frozenset(_words(self.confirm["no_words"]))
+        self._question_words = _words(data["question_words"])
         missing = [slot for slot in FORM_SLOTS if slot not in self.questions]
         if missing:
             raise ValueError(f"flow texts: no question for {missing[0]}")
@@ -73,7 +88,9 @@ class Flow:
         if slot in ("elig_special", "elig_identity"):
             codes = self._status_codes(slot, values)
             titles, words = question["status_titles"], question.get("status_words") or {}
-            listed = [Option(code, str(titles[code]), tuple(words.get(code) or ())) for code in codes]
+            hints = question.get("status_maybe") or {}
+            listed = [Option(code, str(titles[code]), _words(words.get(code)), _words(hints.get(code)))
+                      for code in codes]
             return [*listed, _option(question["none"])]
         return [_option(entry) for entry in question.get("options") or ()]
 
@@ -97,10 +114,19 @@ class Flow:
 
     # ---- reading answers ----------------------------------------------------------------------
     def interpret(self, slot: str, answer: Any, values: Mapping[str, str | None]) -> str | None:
-        """The stored value for ``answer`` (a payload code, a stored value, a number or typed words), or None."""
+        """The stored value for ``answer`` when it is clear (a code, a number, plain words), else None."""
+        reading = self.read(slot, answer, values)
+        return reading.value if reading.sure else None
+
+    def read(self, slot: str, answer: Any, values: Mapping[str, str | None], *,
+             suggested: str | None = None) -> Reading:
+        """What ``answer`` would store and how sure that is; ``suggested``: the option the NLU's topic points to.
+
+        A guess the suggestion agrees with (土地承包 for a land question that only says "地") is sure.
+        """
         text = str(answer).strip() if answer is not None else ""
         if not text or len(text) > 200:
-            return None
+            return NOTHING
         options = self.options(slot, values)
         if slot == "elig_income":
             return self._income(text, options)
@@ -108,9 +134,32 @@ class Flow:
             return self._place(text, options)
         multi = bool(self.questions[slot].get("multi"))
         chosen = self._by_code(text, options, multi) or self._by_number(text, options, multi)
-        if chosen is None:
-            chosen = self._by_words(text, options, multi)
-        return chosen
+        if chosen is not None:
+            return Reading(chosen, sure=True, exact=True)
+        reading = read_words(text, options, multi=multi, none_code=NONE)
+        if not reading.sure and suggested is not None and reading.value in (None, suggested):
+            return Reading(suggested, sure=reading.value == suggested)
+        return reading
+
+    def asks(self, text: str) -> bool:
+        """Whether ``text`` reads as a question of its own (吗, 怎么办, 能不能 …), not as an answer."""
+        return any(word in text for word in self._question_words)
+
+    def reply_to_guess(self, text: Any) -> bool | None:
+        """True for 是 (对, 嗯 …), False for 不是 (不对 …), None when ``text`` is something else."""
+        said = clean(str(text or ""))
+        if said in self._yes:
+            return True
+        if said in self._no:
+            return False
+        return None
+
+    def titles(self, slot: str, value: str, values: Mapping[str, str | None]) -> str:
+        """The options ``value`` stands for, as the resident sees them ("讨工钱", "低保户…、进城打工的…")."""
+        if slot == "elig_place":
+            return value
+        titles = {o.code: o.title for o in self.options(slot, values)}
+        return "、".join(titles.get(code, code) for code in value.split(","))
 
     def _by_code(self, text: str, options: list[Option], multi: bool) -> str | None:
         codes = {o.code for o in options}
@@ -130,31 +179,27 @@ class Flow:
             return None
         return _joined([options[n - 1].code for n in numbers], multi)
 
-    def _by_words(self, text: str, options: list[Option], multi: bool) -> str | None:
-        hits = [o.code for o in options if o.code != NONE and any(word in text for word in o.words)]
-        if hits:
-            return _joined(hits if multi else hits[:1], multi)
-        none = [o.code for o in options if o.code == NONE and any(word in text for word in o.words)]
-        return none[0] if none else None
-
-    def _income(self, text: str, options: list[Option]) -> str | None:
+    def _income(self, text: str, options: list[Option]) -> Reading:
         if text == UNKNOWN or any(word in text for o in options for word in (o.title, *o.words)):
-            return UNKNOWN
+            return Reading(UNKNOWN, sure=True, exact=True)
         try:
             amount = parse_amount(text)
         except ValueError:
-            return None
+            return NOTHING
         if not 0 <= amount <= 1_000_000:
-            return None
-        return f"{amount:g}"
+            return NOTHING
+        return Reading(f"{amount:g}", sure=True, exact=True)
 
-    def _place(self, text: str, options: list[Option]) -> str | None:
-        if text == UNKNOWN or any(word == text.strip("。.!！ ") for o in options for word in (o.title, *o.words)):
-            return UNKNOWN
-        place = re.sub(r"^(在|是|我在|我们在|俺在)", "", text.strip("。.!！ "))
+    def _place(self, text: str, options: list[Option]) -> Reading:
+        said = clean(text)
+        if text == UNKNOWN or any(word == said for o in options for word in (o.title, *o.words)):
+            return Reading(UNKNOWN, sure=True, exact=True)
+        place = re.sub(r"^(在|是|我在|我们在|俺在)", "", said)
         if not 1 < len(place) <= _MAX_PLACE or not re.fullmatch(r"[\u4e00-\u9fff·（）()]+", place):
-            return None
-        return place
+            return NOTHING
+        if place.endswith(tuple(_words(self.questions["elig_place"].get("suffixes")))):
+            return Reading(place, sure=True)
+        return Reading(place) if len(place) <= _SHORT_PLACE else NOTHING
 
     # ---- which questions ----------------------------------------------------------------------
     def required_slots(self, values: Mapping[str, str | None]) -> list[str]:

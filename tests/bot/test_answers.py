@@ -1,8 +1,10 @@
 """Answers composed from the real corpus: cards, quoted articles, the not-sure path. Nothing generated."""
 
+import dataclasses
+
 import pytest
 
-from bot.answers import AnswerComposer, load_reply_texts
+from bot.answers import SHORT_LIMIT, AnswerComposer, load_reply_texts
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +18,38 @@ def test_contractor_absconded_gets_the_card_with_quoted_articles(composer):
     answer = composer.answer("我在工地干了半年，包工头跑了，工钱找谁要", topic="wages")
     assert answer.confident and answer.card == "wages-contractor-absconded"
     assert "《保障农民工工资支付条例》第三十六条" in answer.citations
-    assert "《保障农民工工资支付条例》第三十六条：“建设单位或者施工总承包单位" in answer.text  # quoted verbatim
-    assert "怎么办：" in answer.text and "去哪里：" in answer.text and "12348" in answer.text
+    assert len(answer.text) <= SHORT_LIMIT and answer.details, "the first message fits an old phone"
+    assert "法律依据：" in answer.text and "回复 1 看法条原文 / 2 怎么办 / 3 去哪里办" in answer.text
     assert answer.text.count("不是正式的法律意见") == 1
+    law = composer.details("law", card=answer.card, citations=answer.citations, topic="wages")
+    assert "《保障农民工工资支付条例》第三十六条：“建设单位或者施工总承包单位" in law  # quoted verbatim
+    steps = composer.details("steps", card=answer.card, citations=answer.citations, topic="wages")
+    where = composer.details("where", card=answer.card, citations=answer.citations, topic="wages")
+    assert steps.startswith("怎么办：") and where.startswith("去哪里：") and "12348" in where
+
+
+def test_every_first_message_fits_an_old_phone(composer, corpus_retriever):
+    for doc in corpus_retriever.documents:
+        if doc.kind == "card":
+            answer = composer.answer(doc.title, topic=doc.topic)
+            assert len(answer.text) <= SHORT_LIMIT, (doc.id, len(answer.text))
+
+
+def test_a_follow_up_takes_its_aspect_from_the_cue_and_its_articles_from_the_topic(composer):
+    assert composer.is_follow_up("这个要多久") and composer.is_follow_up("要是村里不同意呢")
+    assert not composer.is_follow_up("我在工地上干活受了伤，老板不给看病也不给工资，我该去哪里告他")
+    wages = composer.follow_up("那得多长时间", "老板欠工资不给", topic="wages")
+    land = composer.follow_up("那得多长时间", "村里收了我的承包地", topic="land")
+    assert "《中华人民共和国劳动争议调解仲裁法》第四十三条" in wages.citations
+    assert "《中华人民共和国农村土地承包经营纠纷调解仲裁法》第四十七条" in land.citations
+    assert wages.kind == land.kind == "follow_up"
+
+
+def test_an_aspect_citing_an_article_not_in_the_corpus_fails_at_start(corpus_retriever):
+    texts = load_reply_texts()
+    broken = dataclasses.replace(texts.aspects[0], topics={"general": ("……", ("《中华人民共和国民法典》第九千条",))})
+    with pytest.raises(ValueError, match="第九千条"):
+        AnswerComposer(corpus_retriever, dataclasses.replace(texts, aspects=(broken,)))
 
 
 def test_support_question_in_dialect(composer):
@@ -45,3 +76,27 @@ def test_not_sure_rather_than_wrong(composer):
 def test_empty_question(composer):
     assert composer.answer("   ").text == composer.texts.empty_message
 
+
+
+def test_several_problems_in_one_message_get_one_line_each(composer):
+    several = composer.several("儿子不给赡养费，村里还要收我的地")
+    assert several is not None and several.kind == "several" and len(several.options) == 2
+    assert "1. 【" in several.text and "2. 【" in several.text and "回复 1、2" in several.text
+    assert {"《中华人民共和国民法典》第一千零六十七条", "《中华人民共和国农村土地承包法》第二十七条"} <= set(several.citations)
+
+
+def test_one_problem_told_in_several_clauses_is_one_problem(composer):
+    for question in ("我在工地上干了半年活，包工头跑了，工钱找谁要", "俺爹七十多了，三个儿子都不管，不给养老钱",
+                     "借给朋友五万块钱，打了欠条，现在他不还了，电话也不接"):
+        assert composer.several(question) is None, question
+
+
+def test_requests_of_their_own_are_never_follow_ups(composer):
+    for text in ("我能申请法律援助吗", "能帮我转人工吗", "12348电话是多少", "你好"):
+        assert not composer.is_follow_up(text), text
+    for text in ("那得赔多少", "要几天能办好", "他要是不去咋办"):
+        assert composer.is_follow_up(text), text
+
+
+def test_what_an_injury_costs_is_part_of_the_injury_not_a_second_problem(composer):
+    assert composer.several("邻居家的狗把俺家娃咬了，医药费谁出") is None

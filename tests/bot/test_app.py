@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.app import create_app
 from bot.models import Message
 from bot.services import build_services
-from tests.conftest import app_settings, free_port
+from tests.conftest import ACTION_SECRET, app_settings, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -24,9 +24,12 @@ def settings(corpus_index, tmp_path):
                         LAWLINE_ENGINE_TIMEOUT="1.0")
 
 
+RASA = {"Authorization": f"Bearer {ACTION_SECRET}"}  # what the Rasa server shows /webhook (endpoints.yml)
+
+
 @pytest.fixture
 async def client(settings):
-    app = create_app(lambda: build_services(settings))
+    app = create_app(lambda: build_services(settings), action_secret=ACTION_SECRET)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as http:
@@ -86,7 +89,7 @@ async def _at_the_start_of_a_minute() -> None:
 async def test_a_flood_on_the_web_chat_gets_a_calm_429_per_session_and_per_address(settings):
     from bot.app import WEB_CHAT_PER_ADDRESS, WEB_CHAT_PER_SESSION
 
-    app = create_app(lambda: build_services(settings))
+    app = create_app(lambda: build_services(settings), action_secret=ACTION_SECRET)
     async with app.router.lifespan_context(app):
         await _at_the_start_of_a_minute()
         # A resident's phone on a public address (never contacted: the transport is in-process).
@@ -143,36 +146,55 @@ def _action_call(action, text, intent):
 
 
 async def test_action_webhook_answers_with_citations(client):
-    response = await client.post("/webhook", json=_action_call("action_answer_legal_question", "儿子不给养老钱", "support"))
+    response = await client.post("/webhook", json=_action_call("action_answer_legal_question", "儿子不给养老钱", "support"), headers=RASA)
     assert response.status_code == 200
     body = response.json()
     assert "《中华人民共和国民法典》第一千零六十七条" in body["responses"][0]["text"]
     assert body["responses"][0]["custom"]["lawline"]["confident"] is True
-    assert {"event": "slot", "name": "topic", "value": "support"}.items() <= body["events"][0].items()
-    legal_aid = (await client.post("/webhook", json=_action_call("action_offer_legal_aid", "", "legal_aid"))).json()
+    slots = {e["name"]: e["value"] for e in body["events"] if e.get("event") == "slot"}
+    assert slots["topic"] == "support" and slots["last_question"], "the topic and the question answered are kept"
+    legal_aid = (await client.post("/webhook", json=_action_call("action_offer_legal_aid", "", "legal_aid"), headers=RASA)).json()
     assert "《中华人民共和国法律援助法》第三十一条" in legal_aid["responses"][0]["text"]  # the self-check begins
 
 
 async def test_other_legal_offers_a_matching_card_question_or_says_kindly_where_to_go(client):
     # A wage question the NLU filed as other_legal: asked whether the wages card's question is meant.
     offered = (await client.post("/webhook", json=_action_call(
-        "action_answer_other_legal", "老板拖欠我三个月工资不给怎么办", "other_legal"))).json()["responses"]
+        "action_answer_other_legal", "老板拖欠我三个月工资不给怎么办", "other_legal"), headers=RASA)).json()["responses"]
     assert len(offered) == 1 and offered[0]["response"] == "utter_offer_card_question"
     [button] = offered[0]["buttons"]
     assert button["title"] == "是" and offered[0]["question"] == button["payload"]
     assert "工资" in button["payload"]  # a card's own question, sent as the next message when chosen
     # Outside our topics and matching no card: the kind decline, no button.
     declined = (await client.post("/webhook", json=_action_call(
-        "action_answer_other_legal", "公司注册商标需要准备哪些材料", "other_legal"))).json()["responses"]
+        "action_answer_other_legal", "公司注册商标需要准备哪些材料", "other_legal"), headers=RASA)).json()["responses"]
     assert [(r["response"], r.get("buttons")) for r in declined] == [("utter_other_legal", [])]
     # A criminal question that retrieval loosely links to a card (below OFFER_CONFIDENCE): declined, not offered.
     loose = (await client.post("/webhook", json=_action_call(
-        "action_answer_other_legal", "我儿子偷东西被公安抓了会判几年", "other_legal"))).json()["responses"]
+        "action_answer_other_legal", "我儿子偷东西被公安抓了会判几年", "other_legal"), headers=RASA)).json()["responses"]
     assert [r["response"] for r in loose] == ["utter_other_legal"]
 
 
 async def test_action_webhook_refuses_unknown_actions_and_bad_bodies(client):
-    missing = await client.post("/webhook", json=_action_call("action_nope", "x", "greet"))
+    missing = await client.post("/webhook", json=_action_call("action_nope", "x", "greet"), headers=RASA)
     assert missing.status_code == 404
-    bad = await client.post("/webhook", content=b"{oops")
-    assert bad.status_code == 400 and json.loads(bad.text) == {"error": "invalid body"}
+    bad = await client.post("/webhook", content=b"{oops", headers=RASA)
+    assert bad.status_code == 400 and json.loads(bad.text) == {"error": "not_json", "action_name": None}
+    no_domain = {k: v for k, v in _action_call("action_handoff", "x", "human").items() if k != "domain"}
+    refused = await client.post("/webhook", json=no_domain, headers=RASA)
+    assert refused.status_code == 400 and refused.json() == {"error": "missing:domain", "action_name": None}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": ACTION_SECRET},
+                                     {"Authorization": f"bearer  {ACTION_SECRET}x"}])
+async def test_the_action_webhook_answers_only_the_rasa_server(client, headers):
+    response = await client.post("/webhook", json=_action_call("action_handoff", "我要转人工", "human"), headers=headers)
+    assert response.status_code == 403 and response.json() == {"error": "forbidden"}
+
+
+async def test_without_an_action_secret_the_webhook_refuses_everyone(settings):
+    app = create_app(lambda: build_services(settings))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://lawline.test") as http:
+            response = await http.post("/webhook", json=_action_call("action_handoff", "x", "human"), headers=RASA)
+    assert response.status_code == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.conversation import _button_payload
+from bot.conversation import _button_payload, _is_answer_menu
 from bot.models import Message
 from bot.services import build_services
 from channels.ports import ChannelUser
@@ -22,6 +22,11 @@ def test_typed_button_titles_and_numbers_become_payloads():
     assert _button_payload("2", buttons) == "/out_of_scope"
     assert _button_payload("老板不给钱", buttons) == "老板不给钱"
     assert _button_payload("是", []) == "是"
+    # A menu's numbered items (the greeting's 1–4) are chosen the same way, and are no form step.
+    topics = [{"title": "拖欠工资、工钱的问题", "payload": '/choose_topic{"topic": "wages"}'},
+              {"title": "农村土地承包的问题", "payload": '/choose_topic{"topic": "land"}'}]
+    assert _button_payload("2", topics) == '/choose_topic{"topic": "land"}'
+    assert _is_answer_menu(topics) and not _is_answer_menu(buttons)
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +64,20 @@ async def _converse(built, sessions):
         engines = [m.engine for m in session.scalars(select(Message).where(Message.direction == "out")
                                                       .order_by(Message.id.desc()).limit(5))]
     assert engines == ["rasa"] * 5
+
+
+async def test_a_typed_number_selects_the_item_the_greeting_shows_with_that_number(services):
+    settings, _ = services
+    built = build_services(settings)
+    try:
+        user = ChannelUser(channel="web", openid="n" * 32)
+        greeting = "\n".join(await built.conversation.respond(user, "你好"))
+        assert "3. 农村土地承包的问题" in greeting and "（请回复：" not in greeting  # the menu is listed once
+        land = "\n".join(await built.conversation.respond(user, "3"))
+        assert "农村土地承包的问题" in land and "承包合同" in land
+        assert "12348是公共法律服务热线" not in land  # "3" once went to the hotline
+        await built.conversation.respond(user, "你好")
+        wages = "\n".join(await built.conversation.respond(user, "1"))
+        assert "拖欠工资、工钱的问题" in wages and "包工头" in wages
+    finally:
+        await built.close()

@@ -24,7 +24,9 @@ def test_environment_wins_over_dotenv(tmp_path):
 
 @pytest.mark.parametrize(("name", "value"), [("LAWLINE_PORT", "eighty"), ("LAWLINE_PORT", "70000"),
                                              ("LAWLINE_LOG_LEVEL", "LOUD"),
-                                             ("LAWLINE_PUBLIC_URL", "lawline.example.cn")])
+                                             ("LAWLINE_PUBLIC_URL", "lawline.example.cn"),
+                                             ("LAWLINE_ACTION_SECRET", "too-short"),
+                                             ("LAWLINE_ACTION_SECRET", "a secret with spaces " + "x" * 32)])
 def test_bad_value_fails_at_start_with_its_name(tmp_path, name, value):
     with pytest.raises(SettingsError) as info:
         load_settings({name: value}, dotenv=tmp_path / "none")
@@ -76,3 +78,24 @@ def test_rasa_is_managed_unless_a_url_is_given(tmp_path):
     assert managed.rasa_managed and managed.rasa_url == "http://127.0.0.1:5099"
     external = load_settings({"LAWLINE_RASA_URL": "http://10.0.0.5:5005/"}, dotenv=tmp_path / "none")
     assert not external.rasa_managed and external.rasa_url == "http://10.0.0.5:5005"
+
+
+def test_the_app_and_its_rasa_server_share_the_action_secret(tmp_path, monkeypatch):
+    from bot.app import webhook_secret
+    from nlu.layout import RasaLayout
+    from nlu.process import RasaServer
+
+    monkeypatch.delenv("LAWLINE_ACTION_SECRET", raising=False)
+    settings = load_settings({"LAWLINE_VAR_DIR": str(tmp_path)}, dotenv=tmp_path / "none")
+    assert settings.action_secret is None
+    rasa_env = RasaServer(tmp_path / "m.tar.gz", RasaLayout.default(var_dir=tmp_path), port=5005).environment()
+    secret = webhook_secret(settings)
+    assert rasa_env["LAWLINE_ACTION_SECRET"] == secret and len(secret) == 64, "generated once, read by both"
+    assert (tmp_path / "action.secret").stat().st_mode & 0o777 == 0o600
+    assert webhook_secret(settings) == secret
+    chosen = "y" * 40
+    configured = load_settings({"LAWLINE_VAR_DIR": str(tmp_path), "LAWLINE_ACTION_SECRET": chosen},
+                               dotenv=tmp_path / "none")
+    assert webhook_secret(configured) == chosen
+    assert RasaServer(tmp_path / "m.tar.gz", RasaLayout.default(var_dir=tmp_path), port=5005,
+                      env={"LAWLINE_ACTION_SECRET": chosen}).environment()["LAWLINE_ACTION_SECRET"] == chosen

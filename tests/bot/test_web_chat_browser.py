@@ -32,6 +32,9 @@ def test_resident_asks_and_reads_a_cited_answer(server, browser, profile):
                    "has_touch": True}
     context = browser.new_context(**options)
     page = context.new_page()
+    blocked = []  # the page's own script runs under the Content-Security-Policy (its nonce), nothing is refused
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text
+            else None)
     page.goto(f"{server}/chat")
     assert "12348" in page.title()
     page.fill("#text", "我在工地干了半年，包工头跑了，工钱找谁要")
@@ -42,4 +45,5 @@ def test_resident_asks_and_reads_a_cited_answer(server, browser, profile):
     page.click("text=法律援助自测")
     page.locator(".msg.bot").nth(2).wait_for(timeout=20000)
     assert page.evaluate("window.localStorage.getItem('lawline-chat-session')")
+    assert not blocked, blocked
     context.close()

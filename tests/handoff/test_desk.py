@@ -231,3 +231,56 @@ def test_when_the_model_is_unsure_the_numbers_come_first_and_danger_turns_it_int
     assert emergency.handled and "110" in emergency.replies[0]
     [ticket] = _tickets(sessions)
     assert ticket.urgent and emergency.meta["danger"]["rule"] == "check_in"
+
+
+def test_giving_up_on_the_village_question_ends_it_kindly(desk, sessions):
+    desk.before_bot(WHO, "转人工")
+    reply = desk.before_bot(WHO, "哎算了，不找人了")
+    assert reply.handled and reply.replies == [load_texts()["handoff_dropped"]]
+    assert "没找到这个地方" not in reply.replies[0] and _tickets(sessions) == []
+    assert not desk.before_bot(WHO, "示例镇示例村").handled  # the question no longer waits
+
+
+def test_a_legal_question_in_place_of_the_village_is_answered_and_the_question_waits(desk, sessions):
+    desk.before_bot(WHO, "转人工")
+    side = desk.before_bot(WHO, "顺便问一下，工伤认定要多久")
+    assert not side.handled  # the bot answers it
+    assert "哪个乡镇、哪个村" in side.postscript and "算了" in side.postscript
+    done = desk.before_bot(WHO, "示例镇示例村")
+    assert "记住了：示例镇示例村" in done.replies[0] and len(_tickets(sessions)) == 1
+
+
+def test_ending_a_case_no_person_took_part_in_asks_for_no_rating(desk, sessions):
+    desk.before_bot(WHO, "转人工")
+    desk.before_bot(WHO, "示例镇示例村")
+    end = desk.before_bot(WHO, "结束人工")
+    assert end.replies == [load_texts()["ended_unattended"]] and "满意" not in end.replies[0]
+    assert not desk.before_bot(WHO, "5").handled  # a 5 now is no rating of a person
+    with sessions() as session:
+        assert session.scalars(select(Feedback)).all() == []
+    assert _tickets(sessions)[0].state == "closed" and _tickets(sessions)[0].rating is None
+
+
+def test_a_rating_is_taken_only_after_its_question_reached_the_resident(desk, sessions):
+    web = Resident("web:r-rating", "web", None)  # the web chat is never pushed to: replies wait for a message
+    desk.before_bot(web, "转人工")
+    desk.before_bot(web, "示例镇示例村")
+    [ticket] = _tickets(sessions)
+    desk.tickets.claim(ticket.id, "p-adviser-1")
+    desk.tickets.close(ticket.id, "p-adviser-1", "resolved")
+    early = desk.before_bot(web, "5")  # typed before the rating question: it comes with this reply
+    assert not early.handled and "满意吗" in early.replies[-1]
+    with sessions() as session:
+        assert session.scalars(select(Feedback)).all() == []
+    late = desk.before_bot(web, "4")
+    assert late.replies == [load_texts()["rating_thanks"]] and _tickets(sessions)[0].rating == 4
+
+
+def test_the_rating_can_be_given_up_in_the_residents_words(desk, sessions):
+    desk.before_bot(WHO, "转人工")
+    desk.before_bot(WHO, "示例镇示例村")
+    [ticket] = _tickets(sessions)
+    desk.tickets.claim(ticket.id, "p-adviser-1")
+    assert "1 到 5" in desk.before_bot(WHO, "结束人工").replies[1]
+    assert desk.before_bot(WHO, "不想打分").replies == [load_texts()["rating_skipped"]]
+    assert not desk.before_bot(WHO, "5").handled

@@ -116,10 +116,12 @@ def test_claim_reply_transfer_close_with_full_history(tickets, sessions, clock):
     assert closed.state == "closed" and closed.outcome == "legal_aid"
     with pytest.raises(TicketConflict):
         tickets.close(ticket.id, "p-lawyer-labour", "resolved")
-    assert "满意吗" in _deliveries(sessions, "web:r5")[-1].text
+    asked = _deliveries(sessions, "web:r5")[-1]
+    assert "满意吗" in asked.text
     with sessions() as session:
         profile = session.get(ResidentProfile, "web:r5")
-        assert profile.pending == "rating" and profile.pending_data == {"ticket": ticket.id}
+        # The rating waits for that question to reach the resident (handoff.desk checks the delivery).
+        assert profile.pending == "rating" and profile.pending_data == {"ticket": ticket.id, "delivery": asked.id}
     full = tickets.get(ticket.id)
     assert [e.kind for e in full.events] == ["opened", "card_queued", "claimed", "staff_reply", "resident_message",
                                             "transferred", "card_queued", "claimed", "closed"]

@@ -1,4 +1,5 @@
-"""Fixtures: the shipped rules, and a copy with a test province whose hardship figures are configured."""
+"""Fixtures: the shipped rules, a copy with a test province whose hardship figures are configured, and a
+real Rasa server whose actions the real app serves (one per test module, on a private database)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import shutil
 import pytest
 
 from bot.eligibility import DEFAULT_RULES_DIR, load_rules
+from bot.services import build_services
+from nlu.process import RasaServer
+from tests.conftest import app_settings, free_port, private_corpus_database, running_app
 
 # A province invented for the tests only (its figures exercise "passed"/"failed"; never shipped).
 TEST_PROVINCE = """
@@ -46,3 +50,24 @@ def rules_dir_with_figures(tmp_path_factory):
 @pytest.fixture(scope="session")
 def rules_with_figures(rules_dir_with_figures):
     return load_rules(rules_dir_with_figures)
+
+
+@pytest.fixture(scope="module")
+def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
+    port = free_port()
+    url, sessions = private_corpus_database(corpus_index, tmp_path_factory.mktemp("eligibility-db"))
+    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
+        settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_PORT=str(port),
+                                LAWLINE_ENGINE_TIMEOUT="10", LAWLINE_RASA_URL=rasa.url, LAWLINE_DATABASE_URL=url)
+        with running_app(settings, port) as base_url:
+            yield settings, sessions, base_url
+
+
+@pytest.fixture
+async def chat(services):
+    settings, sessions, base_url = services
+    built = build_services(settings)
+    try:
+        yield built, sessions, base_url
+    finally:
+        await built.close()

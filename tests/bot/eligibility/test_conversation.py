@@ -14,31 +14,9 @@ from bot.eligibility.models import EligibilityDecision, PreApplication
 from bot.services import build_services
 from channels.ports import ChannelUser
 from handoff.models import Ticket
-from nlu.process import RasaServer
-from tests.conftest import app_settings, free_port, private_corpus_database, running_app
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
-
-
-@pytest.fixture(scope="module")
-def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    port = free_port()
-    url, sessions = private_corpus_database(corpus_index, tmp_path_factory.mktemp("eligibility-db"))
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_PORT=str(port),
-                                LAWLINE_ENGINE_TIMEOUT="10", LAWLINE_RASA_URL=rasa.url, LAWLINE_DATABASE_URL=url)
-        with running_app(settings, port) as base_url:
-            yield settings, sessions, base_url
-
-
-@pytest.fixture
-async def chat(services):
-    settings, sessions, base_url = services
-    built = build_services(settings)
-    try:
-        yield built, sessions, base_url
-    finally:
-        await built.close()
 
 
 async def _say(built, user: ChannelUser, text: str) -> str:

@@ -1,0 +1,106 @@
+"""Follow-ups, repeats and the 1 / 2 / 3 of a short answer, through a real Rasa server and the real app.
+
+The messages are the team's own (not from any held-out set): a resident asks, then leans on the answer.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answers import SHORT_LIMIT
+from bot.services import build_services
+from channels.ports import ChannelUser
+from nlu.process import RasaServer
+from tests.conftest import app_settings, free_port, running_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+CLARIFY = ("您是想问", "没太听明白", "没听明白")
+
+
+@pytest.fixture(scope="module")
+def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
+    port = free_port()
+    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
+        settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_PORT=str(port),
+                                LAWLINE_ENGINE_TIMEOUT="10", LAWLINE_RASA_URL=rasa.url)
+        with running_app(settings, port):
+            yield settings
+
+
+@pytest.fixture
+async def chat(services):
+    built = build_services(services)
+    counter = [0]
+
+    async def say(text: str, who: str = "f") -> str:
+        counter[0] += 1
+        replies = await built.conversation.respond(ChannelUser("web", who * 32), text)
+        return "\n\n".join(replies)
+
+    try:
+        yield say
+    finally:
+        await built.close()
+
+
+async def test_a_follow_up_is_answered_in_the_context_of_the_question_before(chat):
+    first = await chat("俺在厂里干了四个月，老板一直拖着工资不发", "a")
+    assert len(first) <= SHORT_LIMIT and "法律依据" in first and "回复 1 看法条原文" in first
+    long = await chat("这个要多久", "a")
+    assert not any(phrase in long for phrase in CLARIFY)
+    assert "四十五天" in long and "《中华人民共和国劳动争议调解仲裁法》第四十三条" in long
+    refuses = await chat("那他要是不认账呢", "a")
+    assert "证据" in refuses and "第六条" in refuses
+    cost = await chat("要花钱不", "a")
+    assert "不收费" in cost
+
+
+async def test_one_two_three_bring_the_articles_the_steps_and_the_places(chat):
+    first = await chat("邻居家的狗把俺家娃咬了，医药费谁出", "b")
+    assert "【" in first and len(first) <= SHORT_LIMIT
+    law = await chat("1", "b")
+    assert "《中华人民共和国民法典》第一千二百四十五条：“" in law  # quoted verbatim
+    steps = await chat("2", "b")
+    assert steps.startswith("怎么办：") and "1. " in steps
+    where = await chat("3", "b")
+    assert where.startswith("去哪里：") and "12348" in where
+
+
+async def test_asking_the_same_again_gets_a_short_pointer_not_the_card_again(chat):
+    first = await chat("村里要把俺家的承包地收回去，说要分给别人", "c")
+    again = await chat("村里要把俺家的承包地收回去，说要分给别人", "c")
+    assert "刚才已经回答过了" in again and len(again) < len(first) / 2
+    land_refuses = await chat("要是村里就是不同意呢", "c")
+    assert not any(phrase in land_refuses for phrase in CLARIFY)
+    assert "仲裁" in land_refuses and "《中华人民共和国农村土地承包法》第五十五条" in land_refuses
+
+
+async def test_two_problems_in_one_message_are_both_answered_and_each_can_be_opened(chat):
+    both = await chat("离婚了孩子的抚养费他不给，另外他还借了我三万块钱不还", "d")
+    assert "2 件事" in both and "1. " in both and "2. " in both
+    second = await chat("2", "d")
+    assert "抚养费" not in second.split("\n")[0] and "法律依据" in second
+
+
+async def test_a_short_question_with_no_subject_of_its_own_leans_on_the_answer(chat):
+    await chat("前夫离婚以后一直不给闺女抚养费", "e")
+    how_much = await chat("那他每月得出多少", "e")
+    assert not any(phrase in how_much for phrase in CLARIFY)
+    assert "抚养费" in how_much and "法律依据" in how_much
+
+
+async def test_with_rasa_down_the_numbers_still_bring_the_details(corpus_index, tmp_path):
+    settings = app_settings(corpus_index, tmp_path, LAWLINE_RASA_URL=f"http://127.0.0.1:{free_port()}",
+                            LAWLINE_ENGINE_TIMEOUT="1")
+    built = build_services(settings)
+    user = ChannelUser("web", "g" * 32)
+    try:
+        first = "\n\n".join(await built.conversation.respond(user, "包工头跑了，俺们的工钱找谁要"))
+        assert first.startswith(built.composer.texts.degraded_note) and "回复 1 看法条原文" in first
+        law = "\n\n".join(await built.conversation.respond(user, "1"))
+        assert "《保障农民工工资支付条例》第三十六条：“" in law
+        where = "\n\n".join(await built.conversation.respond(user, "3"))
+        assert where.startswith("去哪里：")
+    finally:
+        await built.close()
