@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -235,3 +236,16 @@ def running_app(settings, port: int, **options) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def app_with_rasa(corpus_index, rasa_layout, rasa_model, var: Path) -> Iterator[Any]:
+    """A real Rasa server and the real app serving its actions (engine timeout 10 s); yields the settings."""
+    from nlu.process import RasaServer
+
+    port = free_port()
+    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
+        settings = app_settings(corpus_index, var, LAWLINE_PORT=str(port), LAWLINE_ENGINE_TIMEOUT="10",
+                                LAWLINE_RASA_URL=rasa.url)
+        with running_app(settings, port):
+            yield settings

@@ -9,8 +9,7 @@ from bot.conversation import _button_payload, _is_answer_menu
 from bot.models import Message
 from bot.services import build_services
 from channels.ports import ChannelUser
-from nlu.process import RasaServer
-from tests.conftest import app_settings, free_port, running_app
+from tests.conftest import app_with_rasa
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -31,12 +30,8 @@ def test_typed_button_titles_and_numbers_become_payloads():
 
 @pytest.fixture(scope="module")
 def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    port = free_port()
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_PORT=str(port),
-                                LAWLINE_ENGINE_TIMEOUT="10", LAWLINE_RASA_URL=rasa.url)
-        with running_app(settings, port):
-            yield settings, corpus_index[1]
+    with app_with_rasa(corpus_index, rasa_layout, rasa_model, tmp_path_factory.mktemp("var")) as settings:
+        yield settings, corpus_index[1]
 
 
 async def test_a_conversation_through_rasa(services):

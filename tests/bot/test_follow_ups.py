@@ -10,8 +10,7 @@ import pytest
 from bot.answers import SHORT_LIMIT
 from bot.services import build_services
 from channels.ports import ChannelUser
-from nlu.process import RasaServer
-from tests.conftest import app_settings, free_port, running_app
+from tests.conftest import app_settings, app_with_rasa, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
@@ -20,12 +19,8 @@ CLARIFY = ("您是想问", "没太听明白", "没听明白")
 
 @pytest.fixture(scope="module")
 def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    port = free_port()
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_PORT=str(port),
-                                LAWLINE_ENGINE_TIMEOUT="10", LAWLINE_RASA_URL=rasa.url)
-        with running_app(settings, port):
-            yield settings
+    with app_with_rasa(corpus_index, rasa_layout, rasa_model, tmp_path_factory.mktemp("var")) as settings:
+        yield settings
 
 
 @pytest.fixture
