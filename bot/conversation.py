@@ -214,12 +214,12 @@ class ConversationService:
         replies = [_render(m) for m in messages if isinstance(m.get("text"), str) and m["text"].strip()]
         meta: dict[str, Any] = {}
         offered = [b for m in messages for b in m.get("buttons") or [] if isinstance(b, dict)]
-        if offered:
-            meta["buttons"] = [{"title": str(b.get("title")), "payload": str(b.get("payload"))} for b in offered]
         for message in messages:
             custom = message.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("lawline"), dict):
                 meta.update(custom["lawline"])
+        if offered:  # a form's own options (继续 …) win over an answer's 1 / 2 / 3 in the same turn
+            meta["buttons"] = [{"title": str(b.get("title")), "payload": str(b.get("payload"))} for b in offered]
         if not replies:
             log.warning("dialogue engine returned no text for %s; answering from retrieval", sender[:12])
             return await self._fallback(text)
