@@ -199,13 +199,14 @@ class AnswerComposer:
         return self._article_answer(hits, topic)
 
     def _pick_card(self, question: str, hits: list[Hit], topic: str | None) -> Hit | None:
-        """The first card among the top 3 hits, of the topic, whose scope holds the question (bot/card_scope.py).
+        """The first card among the top 3 hits, of the topic, if its scope holds the question (bot/card_scope.py).
 
         None sends the question to the quoted articles: a wrong card is a wrong answer said confidently.
         """
-        cards = [h for h in hits[:3] if h.document.kind == "card" and (topic is None or h.document.topic == topic)]
-        chosen = self._scope.first_admitted(question, [h.document.id.removeprefix("card:") for h in cards], topic)
-        return next((h for h in cards if h.document.id == f"card:{chosen}"), None)
+        for hit in hits[:3]:
+            if hit.document.kind == "card" and (topic is None or hit.document.topic == topic):
+                return hit if self._scope.admits(question, hit.document.id.removeprefix("card:"), topic) else None
+        return None
 
     # -- the first message ------------------------------------------------------------------------------
     def _short(self, head: list[str], first_step: str | None, cites: tuple[str, ...]) -> str:

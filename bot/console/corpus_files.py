@@ -171,8 +171,8 @@ _CardDumper.add_representer(str, _text_block)
 
 def card_yaml(card: dict[str, Any]) -> str:
     """A card file in the layout of ``corpus/data/cards/README.md`` (keys in that order)."""
-    keys = ("id", "topic", "title", "questions", "answer", "next_steps", "where_to_go", "citations", "version",
-            "updated", "reviewed")
+    keys = ("id", "topic", "title", "questions", "not_for", "answer", "next_steps", "where_to_go", "citations",
+            "version", "updated", "reviewed")
     ordered = {k: card[k] for k in keys if k in card}
     if isinstance(ordered.get("answer"), str) and not ordered["answer"].endswith("\n"):
         ordered["answer"] += "\n"

@@ -145,6 +145,7 @@ def card_text(card: dict[str, Any]) -> str:
     """A card as editors read it, for the diff."""
     lines = [f"标题：{card['title']}", f"主题：{card['topic']}", "常见问法："]
     lines += [f"- {q}" for q in card["questions"]]
+    lines += ["不答这些问题：", *(f"- {q}" for q in card.get("not_for", ()))]
     lines += ["回答：", *str(card["answer"]).strip().split("\n"), "怎么办："]
     lines += [f"{i}. {s}" for i, s in enumerate(card["next_steps"], 1)]
     lines += ["去哪里：", *(f"- {w}" for w in card["where_to_go"]), "法律依据："]
@@ -155,7 +156,8 @@ def card_text(card: dict[str, Any]) -> str:
 def card_fields(card: AnswerCard) -> dict[str, Any]:
     """A card row as the fields of its file."""
     return {"id": card.slug, "topic": card.topic, "title": card.title, "questions": list(card.questions),
-            "answer": card.answer, "next_steps": list(card.next_steps), "where_to_go": list(card.where_to_go),
+            "not_for": list(card.not_for or []), "answer": card.answer, "next_steps": list(card.next_steps),
+            "where_to_go": list(card.where_to_go),
             "citations": [{"law": c.law_title, "article": c.article_label} for c in card.citations],
             "version": card.version}
 
@@ -189,6 +191,8 @@ def new_card_draft(session: Session, account: Account, corpus_dir: Path, slug: s
     proposed["title"] = form.get("title", "").strip()
     proposed["topic"] = form.get("topic", card.topic)
     proposed["questions"] = _lines(form.get("questions", ""))
+    # The card's scope (corpus/data/cards/README.md); a form without the field keeps the current one.
+    proposed["not_for"] = _lines(form.get("not_for", "")) or current["not_for"]
     proposed["answer"] = form.get("answer", "").replace("\r\n", "\n").strip()
     proposed["next_steps"] = _lines(form.get("next_steps", ""))
     proposed["where_to_go"] = _lines(form.get("where_to_go", ""))

@@ -308,6 +308,8 @@ class Publisher:
             card = dict(payload["card"])
             current = CorpusRepository(session).card(str(payload["slug"]))
             card["version"] = (current.version if current is not None else int(card.get("version", 1))) + 1
+            if not card.get("not_for") and current is not None:  # a draft written before cards had a scope
+                card["not_for"] = list(current.not_for or [])
             card["updated"] = dt.date.today()
             card["reviewed"] = True  # a reviewer signed it off by publishing it
             return card_yaml(card)

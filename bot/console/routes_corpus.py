@@ -165,7 +165,7 @@ def card_page(request: Request) -> Response:
         if current_account(request).role not in EDITORS:
             return error_page(request, 403, "您的账号没有权限修改卡片。")
         fields = {k: form_text(request, k, limit=6000) for k in
-                  ("title", "topic", "questions", "answer", "next_steps", "where_to_go", "citations")}
+                  ("title", "topic", "questions", "not_for", "answer", "next_steps", "where_to_go", "citations")}
         try:
             with console_state(request).sessions.begin() as session:
                 draft = new_card_draft(session, current_account(request), ctx.corpus_dir, slug, fields,

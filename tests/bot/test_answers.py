@@ -55,7 +55,11 @@ def test_an_aspect_citing_an_article_not_in_the_corpus_fails_at_start(corpus_ret
 def test_support_question_in_dialect(composer):
     answer = composer.answer("俺老汉七十多了，三个儿子都不管，不给养老钱", topic="support")
     assert answer.confident
-    assert "《中华人民共和国民法典》第一千零六十七条" in answer.citations
+    # Two cards fit (the maintenance fee, the children who refuse) and the scope test shows neither when the
+    # retrieval and the examples disagree (bot/card_scope.py): then the articles on supporting parents.
+    assert answer.card in (None, "support-elderly-maintenance-fee", "support-children-refuse")
+    assert {"《中华人民共和国民法典》第一千零六十七条", "《中华人民共和国老年人权益保障法》第十四条",
+            "《中华人民共和国老年人权益保障法》第十九条"} & set(answer.citations)
 
 
 def test_every_citation_in_an_answer_is_a_real_article(composer, corpus_retriever):

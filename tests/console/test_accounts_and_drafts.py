@@ -118,11 +118,13 @@ def test_article_replacement_and_dates_round_trip_through_the_parser():
 
 
 def test_card_yaml_is_what_the_card_parser_reads():
-    card = {"id": "wages-x", "topic": "wages", "title": "问？", "questions": ["一", "二"], "answer": "第一行\n第二行",
+    card = {"id": "wages-x", "topic": "wages", "title": "问？", "questions": ["一", "二"], "not_for": ["三", "四", "五"],
+            "answer": "第一行\n第二行",
             "next_steps": ["做"], "where_to_go": ["去"], "citations": [{"law": "中华人民共和国劳动法", "article": "第五十条"}],
             "version": 3, "updated": dt.date(2026, 11, 23), "reviewed": True}
     parsed = parse_card_text(card_yaml(card), "cards/wages/wages-x.yaml")
     assert parsed.answer == "第一行\n第二行" and parsed.version == 3 and parsed.reviewed
+    assert parsed.not_for == ("三", "四", "五")
     assert parsed.citations[0].article == "第五十条"
 
 

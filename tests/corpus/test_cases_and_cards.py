@@ -29,12 +29,20 @@ def test_month_only_date_is_kept_as_first_of_month():
     assert case.date == dt.date(2020, 9, 1)
 
 
-def test_forty_cards_across_the_four_topics():
+def test_fifty_five_cards_across_the_four_topics_each_with_its_scope():
     cards = [parse_card(p) for p in sorted((CORPUS / "cards").rglob("*.yaml"))]
-    assert len(cards) == 40
-    assert {c.topic for c in cards} == {"wages", "support", "land", "dispute"}
-    assert len({c.id for c in cards}) == 40
+    assert len(cards) == 55
+    assert Counter(c.topic for c in cards) == {"wages": 16, "support": 12, "land": 13, "dispute": 14}
+    assert len({c.id for c in cards}) == 55
     assert all(c.citations and c.next_steps and c.where_to_go for c in cards)
+    assert all(3 <= len(c.not_for) <= 6 and 3 <= len(c.questions) <= 6 for c in cards)
+
+
+def test_the_new_cards_are_first_versions_awaiting_review():
+    new = [parse_card(p) for p in sorted((CORPUS / "cards").rglob("*.yaml"))]
+    new = [c for c in new if c.updated == dt.date(2026, 12, 1)]
+    assert len(new) >= 10
+    assert all(c.version == 1 and not c.reviewed for c in new)
 
 
 def _card(tmp_path, body: str):
@@ -50,6 +58,10 @@ topic: wages
 title: 工钱没给
 questions:
   - 工钱没给咋办
+not_for:
+  - 包工头跑了找谁
+  - 老板打了欠条
+  - 干活受伤了
 answer: |
   先留好证据。
 next_steps:
@@ -68,16 +80,24 @@ reviewed: false
 def test_card_parses(tmp_path):
     card = parse_card(_card(tmp_path, GOOD))
     assert card.citations[0].article == "第三十条"
-    assert card.citations[0].line == 14
+    assert card.citations[0].line == 18
+    assert card.not_for == ("包工头跑了找谁", "老板打了欠条", "干活受伤了")
 
 
 @pytest.mark.parametrize(
     ("change", "line"),
     [
-        (("article: 第三十条", "article: 三十"), 14),
+        (("article: 第三十条", "article: 三十"), 18),
         (("topic: wages", "topic: tax"), 2),
         (("id: wages-test", "id: Wages_Test"), 1),
-        (("where_to_go:\n  - 人社局\n", "where_to_go: []\n"), 10),
+        (("where_to_go:\n  - 人社局\n", "where_to_go: []\n"), 14),
+        # The scope: required, 3–6 questions, none twice, none a question the card answers.
+        (("not_for:\n  - 包工头跑了找谁\n  - 老板打了欠条\n  - 干活受伤了\n", ""), 6),
+        (("  - 老板打了欠条\n  - 干活受伤了\n", ""), 6),
+        (("  - 干活受伤了\n", "  - 干活受伤了\n" + "".join(f"  - 别的问题{i}\n" for i in range(4))), 6),
+        (("  - 干活受伤了\n", "  - 包工头跑了找谁\n"), 9),
+        (("  - 老板打了欠条\n", "  - 工钱没给，咋办？\n"), 8),
+        (("not_for:\n", "not_for: 包工头跑了\n"), 6),
     ],
 )
 def test_bad_card_names_the_line(tmp_path, change, line):
