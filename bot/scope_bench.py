@@ -1,4 +1,4 @@
-"""``lawline bench cards``: is a shown answer card the right one, and do in-scope questions get theirs?
+"""``lawline bench cards``: is a shown answer card the right one, and does an in-scope question get its card.
 
 A question set is JSONL, one ``{"question", "card": id or null, "topic"?, "also"?: [ids]}`` a line:
 ``card`` is the card that answers it (null: none does, the articles should be quoted), ``also`` lists
