@@ -56,6 +56,19 @@ def _remember_follow_up(text: str, previous: str, answer: Answer, topic: str | N
     return [e for e in _remember(previous, answer, topic) if e.get("name") != "last_question"]
 
 
+def _same_answer(answer: Answer, last_card: str | None, last_cites: tuple[str, ...]) -> bool:
+    if answer.card is not None:
+        return answer.card == last_card
+    return bool(answer.citations) and answer.citations == last_cites
+
+
+def _same_words(text: str, previous: str | None) -> bool:
+    """The question sent again (articles alone: a new question may well quote the same ones)."""
+    def words(value: str) -> str:
+        return "".join(ch for ch in value if ch.isalnum())
+    return previous is not None and words(text) == words(previous)
+
+
 def _previous(tracker: Tracker) -> tuple[str | None, str | None, tuple[str, ...]]:
     cites = str(tracker.get_slot("last_citations") or "")
     return tracker.get_slot("last_question"), tracker.get_slot("last_card"), tuple(c for c in cites.split("|") if c)
@@ -64,7 +77,7 @@ def _previous(tracker: Tracker) -> tuple[str | None, str | None, tuple[str, ...]
 async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracker,
                             topic: str | None) -> tuple[Answer, list[EventType]]:
     """The answer to ``text`` given the conversation: a follow-up of the last question, a repeat, or new."""
-    previous, last_card, _ = _previous(tracker)
+    previous, last_card, last_cites = _previous(tracker)
     if previous and composer.is_follow_up(text):
         answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic)
         return answer, _remember_follow_up(text, previous, answer, topic)
@@ -72,7 +85,7 @@ async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracke
     if several is not None:  # the numbered problems are questions of their own, not follow-ups of this one
         return several, [SlotSet("last_question", None), SlotSet("last_card", None), SlotSet("last_citations", None)]
     answer = await asyncio.to_thread(composer.answer, text, topic=topic)
-    if answer.card is not None and answer.card == last_card:
+    if _same_answer(answer, last_card, last_cites) and (answer.card is not None or _same_words(text, previous)):
         return composer.repeat(answer), []
     return answer, _remember(text, answer, topic)
 

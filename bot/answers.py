@@ -361,7 +361,7 @@ class AnswerComposer:
                       kind="several", hits=tuple(h.document.id for h, _ in problems), options=tuple(options))
 
     def repeat(self, answer: Answer) -> Answer:
-        """The same card again: say so briefly and offer the details or a person instead of resending it."""
+        """The same card (or, asked in the same words, the same articles) again: say so briefly and offer the details or a person instead of resending it."""
         doc = self._card(answer.card) if answer.card else None
         title = doc.title if doc else (answer.citations[0] if answer.citations else "")
         text = self.texts.short["repeat"].format(title=title, menu=self.texts.short["menu"])

@@ -11,7 +11,7 @@ push, through the outbox and the faults. While they write, the fault is injected
   500, errcode −1);
 - ``wechat_slow``: a push is delivered but WeChat's "ok" comes after the app's 10 s client timeout;
 - ``kill_rasa``: ``kill -9`` of the Rasa server (the supervisor restarts it; retrieval answers meanwhile);
-- ``kill_app``: ``kill -9`` of the app process while answers are prepared, then a restart.
+- ``kill_app``: ``kill -9`` of the app process once it has recorded a message and works on it, then a restart.
 
 Once the stack's outbox is empty, each resident writes once more (a 45015 holds what was refused until they
 do). Per phase the bench prints the messages sent, answered (a part of its stored answer reached the
@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.loadbench import random_key, start_stack, wait_ready
 from channels.simulator import CallbackSimulator, WeChatApiStandIn
+from channels.storage import channel_inbox
 from handoff.models import Delivery
 from nlu.process import free_port
 
@@ -115,6 +116,27 @@ def _stored(database_url: str, message_keys: list[str],
     return parts, sum(1 for row in rows if row.state in ("pending", "awaiting")), allowed
 
 
+async def _until_working(database_url: str, openids: list[str], timeout: float = 30.0) -> None:
+    """Wait until the app has recorded a message of these residents and is still working on it."""
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(_working, engine, openids):
+                return
+            await asyncio.sleep(0.02)
+    finally:
+        engine.dispose()
+    raise RuntimeError("the app recorded none of the messages within 30 s")
+
+
+def _working(engine: Engine, openids: list[str]) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(
+            select(func.count()).select_from(channel_inbox)
+            .where(channel_inbox.c.openid.in_(openids), channel_inbox.c.state == "working")) or 0)
+
+
 class _Stack:
     """``lawline serve`` as a child process that the bench can kill and start again."""
 
@@ -183,7 +205,7 @@ async def _phase(fault: str, stack: _Stack, sim: CallbackSimulator, api: WeChatA
             await asyncio.sleep(0.2)
             stack.kill_rasa()
         if fault == "kill_app":
-            await asyncio.sleep(0.15)  # the messages are being worked on
+            await _until_working(database, [r.openid for r in people])  # recorded, not yet answered
             stack.kill_app()
             stack.restart()
         await sending

@@ -222,9 +222,14 @@ class DeliveryWorker(Worker):
         jobs = []
         with self.sessions.begin() as session:
             # An answer still ``awaiting`` past its hold: its channel's process died before releasing it.
+            # Residents who cannot be pushed to (the web chat) are left alone: a lease taken only to find that
+            # out would hide their replies from their own next message (``take_for_inbound``).
             rows = session.scalars(
-                select(Delivery).where(Delivery.state.in_(("pending", "awaiting")), Delivery.next_attempt_at <= now,
-                                       (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
+                select(Delivery)
+                .join(ResidentProfile, ResidentProfile.conversation_key == Delivery.conversation_key)
+                .where(Delivery.state.in_(("pending", "awaiting")), Delivery.next_attempt_at <= now,
+                       (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now),
+                       ResidentProfile.channel.is_not(None), ResidentProfile.channel != "web")
                 .order_by(Delivery.id).limit(200)
             ).all()
             for row in rows:

@@ -157,3 +157,18 @@ async def test_a_reply_leased_by_a_killed_worker_is_sent_after_the_lease(session
     clock.advance(seconds=5)
     await worker.run_once()
     assert [s.content for s in wechat.sent] == ["被中断的回复"]
+
+
+async def test_a_web_chat_resident_gets_replies_with_their_next_message_never_leased_by_the_worker(
+        sessions, clock, wechat, worker):
+    web = "web:w-res-1"
+    with sessions.begin() as session:
+        take_for_inbound(session, web, "web", "w-res-1", clock())
+        enqueue_delivery(session, web, 1, "reply", "顾问的回复", clock())
+    await worker.run_once()
+    with sessions() as session:
+        [row] = session.scalars(select(Delivery)).all()
+        assert (row.state, row.lease_until) == ("pending", None), "a lease would hide it from the next message"
+    with sessions.begin() as session:
+        assert take_for_inbound(session, web, "web", "w-res-1", clock()) == ["顾问的回复"]
+    assert wechat.sent == []
