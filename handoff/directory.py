@@ -259,9 +259,6 @@ class Directory:
         place = self.place(village)
         return self.person(place.adviser) if place is not None else None
 
-    def people_with(self, role: str, specialty: str | None = None) -> list[Person]:
-        return [p for p in self.people.values() if p.role == role and (specialty is None or specialty in p.specialties)]
-
     # -- showing ----------------------------------------------------------------------------------------
     def mark(self, text: str) -> str:
         """Text drawn from this directory, as a resident may see it (marked when the data are a sample)."""

@@ -242,8 +242,3 @@ class RobotSender(Worker):
         with self.sessions.begin() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(
                 state="failed", lease_until=None, attempts=row.attempts + 1, last_error=error[:200]))
-
-    def pending_count(self) -> int:
-        with self.sessions() as session:
-            return session.scalar(select(func.count()).select_from(OutboxMessage)
-                                  .where(OutboxMessage.state == "pending")) or 0

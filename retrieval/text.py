@@ -67,12 +67,6 @@ class LegalAnalyzer:
         # Longest colloquial keys first so that 包工头跑了 wins over 包工头.
         self.expansions = dict(sorted(expansions.items(), key=lambda kv: -len(kv[0])))
 
-    def add_words(self, words: Iterable[str]) -> None:
-        """Teach the segmenter more whole words (law short names …) found in the corpus."""
-        for word in words:
-            if len(word) >= 2:
-                self._jieba.add_word(word, 2000)
-
     def segment(self, text: str) -> list[str]:
         """Jieba search-mode words, without stopwords and punctuation."""
         words = self._jieba.cut_for_search(normalize(text))

@@ -20,7 +20,7 @@ from bot.console.accounts import create_account
 from handoff.models import Delivery, OutboxMessage, Ticket, TicketEvent
 from tests.conftest import free_port
 from tests.console.conftest import PASSWORD, client_for, post_form
-from tests.handoff.test_end_to_end import OPENID, Resident, pushed, stack_env, wait_for
+from tests.handoff.test_end_to_end import Resident, pushed, stack_env, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -114,4 +114,3 @@ def test_nothing_is_lost_when_the_server_is_killed(corpus_index, tmp_path, wecha
     with env.sessions() as session:
         assert [m.state for m in session.scalars(select(OutboxMessage))] == ["sent"]
         assert session.scalar(select(Delivery.state).where(Delivery.kind == "reply")) == "sent"
-    assert OPENID
