@@ -79,12 +79,12 @@ async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracke
     """The answer to ``text`` given the conversation: a follow-up of the last question, a repeat, or new."""
     previous, last_card, last_cites = _previous(tracker)
     if previous and composer.is_follow_up(text):
-        answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic)
+        answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic, context=last_cites)
         return answer, _remember_follow_up(text, previous, answer, topic)
     several = await asyncio.to_thread(composer.several, text, topic=topic)
     if several is not None:  # the numbered problems are questions of their own, not follow-ups of this one
         return several, [SlotSet("last_question", None), SlotSet("last_card", None), SlotSet("last_citations", None)]
-    answer = await asyncio.to_thread(composer.answer, text, topic=topic)
+    answer = await asyncio.to_thread(composer.answer, text, topic=topic, context=last_cites)
     if _same_answer(answer, last_card, last_cites) and (answer.card is not None or _same_words(text, previous)):
         return composer.repeat(answer), []
     return answer, _remember(text, answer, topic)
@@ -126,12 +126,13 @@ class AnswerFollowUp(Action):
                      if e.get("entity") == "said"), str(tracker.latest_message.get("text") or ""))
         topic = tracker.get_slot("topic")
         topic = topic if topic in TOPICS else None
-        previous, _, _ = _previous(tracker)
+        previous, _, last_cites = _previous(tracker)
         if previous:
-            answer = await asyncio.to_thread(self.composer.follow_up, text, previous, topic=topic)
+            answer = await asyncio.to_thread(self.composer.follow_up, text, previous, topic=topic,
+                                             context=last_cites)
             events = _remember_follow_up(text, previous, answer, topic)
         else:  # nothing to lean on: a question of its own
-            answer = await asyncio.to_thread(self.composer.answer, text, topic=topic)
+            answer = await asyncio.to_thread(self.composer.answer, text, topic=topic, context=last_cites)
             events = _remember(text, answer, topic)
         dispatcher.utter_message(text=answer.text, json_message=_meta(answer))
         return events

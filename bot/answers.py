@@ -10,11 +10,16 @@ the names of the articles, then "回复 1 看法条原文 / 2 怎么办 / 3 去�
 that leans on the last answer ("这个要多久", "那他不认账呢") is answered in its context (``follow_up``):
 a curated aspect (cost, duration, the other side refuses, a judgment ignored, no written proof, too late)
 for the topic, with its articles, or else retrieval on the two questions together.
+
+A question that cites an article (``劳动合同法第三十条``, or ``第三十八条`` after an answer citing that law) gets
+that article quoted first, never a card in its place; a cited law that was repealed is said to be, with its
+successor (``retrieval/citations.py``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,19 +189,32 @@ class AnswerComposer:
         self._check_aspects()
         self._scope = CardScope(retriever.documents, retriever.encoder, retriever.analyzer, previous=self._scope)
 
-    def answer(self, question: str, *, topic: str | None = None, region: str | None = None) -> Answer:
-        """Answer ``question``; ``topic`` (from the NLU) prefers cards of that topic."""
+    def answer(self, question: str, *, topic: str | None = None, region: str | None = None,
+               context: Sequence[str] = ()) -> Answer:
+        """Answer ``question``; ``topic`` (from the NLU) prefers cards of that topic.
+
+        ``context``: the last answer's citations, the law of an article cited alone ("第三十八条呢").
+        """
         question = question.strip()
         if not question:
             return Answer(self.texts.empty_message, confident=False, confidence=0.0)
-        hits = self.retriever.search(question, k=8, filters=Filters(region=region))
+        filters = Filters(region=region)
+        hits = self.retriever.search(question, k=8, filters=filters, context=context)
+        notes = [n for r in self.retriever.citations.resolve(question, context=context, filters=filters)
+                 if (n := r.notice())]
         if not hits or hits[0].confidence < self.min_confidence:
             top = hits[0].confidence if hits else 0.0
-            return Answer(self.texts.unsure, confident=False, confidence=top, hits=tuple(h.document.id for h in hits))
-        card = self._pick_card(question, hits, topic)
+            return Answer("\n\n".join([*notes, self.texts.unsure]), confident=False, confidence=top,
+                          hits=tuple(h.document.id for h in hits))
+        card = None if hits[0].cited else self._pick_card(question, hits, topic)
         if card is not None:
-            return self._card_answer(card, hits, topic)
-        return self._article_answer(hits, topic)
+            return self._card_answer(card, hits, topic, notes)
+        return self._article_answer(hits, topic, notes)
+
+    def cites(self, text: str, context: Sequence[str] = ()) -> bool:
+        """``text`` asks about a particular article (found, repealed or not in the law): a question of its own."""
+        return any(r.status in ("found", "repealed", "no_such_article")
+                   for r in self.retriever.citations.resolve(text, context=context))
 
     def _pick_card(self, question: str, hits: list[Hit], topic: str | None) -> Hit | None:
         """The first card among the top 3 hits, of the topic, if its scope holds the question (bot/card_scope.py).
@@ -227,17 +245,17 @@ class AnswerComposer:
             text = "\n\n".join(p for p in [*head[:-1], cut, *parts[len(head):]] if p)
         return text
 
-    def _card_answer(self, hit: Hit, hits: list[Hit], topic: str | None) -> Answer:
+    def _card_answer(self, hit: Hit, hits: list[Hit], topic: str | None, notes: Sequence[str] = ()) -> Answer:
         doc = hit.document
         steps = tuple(doc.extra.get("next_steps", ()))
-        text = self._short([f"【{doc.title}】", str(doc.extra.get("answer", "")).strip()], steps[0] if steps else None,
-                           doc.cites)
+        text = self._short([*notes, f"【{doc.title}】", str(doc.extra.get("answer", "")).strip()],
+                           steps[0] if steps else None, doc.cites)
         return Answer(
             text, confident=True, confidence=hit.confidence, citations=doc.cites, card=doc.id.removeprefix("card:"),
             topic=doc.topic or topic, hits=tuple(h.document.id for h in hits), details=True,
         )
 
-    def _article_answer(self, hits: list[Hit], topic: str | None) -> Answer:
+    def _article_answer(self, hits: list[Hit], topic: str | None, notes: Sequence[str] = ()) -> Answer:
         articles = [h for h in hits if h.document.kind == "article"][:2]
         if not articles:
             return Answer(self.texts.unsure, confident=False, confidence=hits[0].confidence,
@@ -246,7 +264,8 @@ class AnswerComposer:
         citations = tuple(h.citation for h in articles)
         top = articles[0].document
         head = top.text if len(top.text) <= _FIRST_QUOTE_CHARS else top.text[:_FIRST_QUOTE_CHARS].rstrip() + "……"
-        text = self._short([f"{self.texts.quote_intro}\n{top.citation}：“{head}”"], guide["next_steps"][0], citations)
+        text = self._short([*notes, f"{self.texts.quote_intro}\n{top.citation}：“{head}”"], guide["next_steps"][0],
+                           citations)
         return Answer(
             text, confident=True, confidence=articles[0].confidence, citations=citations, topic=topic,
             hits=tuple(h.document.id for h in hits), details=True,
@@ -291,15 +310,21 @@ class AnswerComposer:
         text = text.strip()
         if any(word in text for word in _REQUESTS):
             return False
+        if len(text) <= FOLLOW_UP_CHARS and any(c.law is None and not c.named
+                                                for c in self.retriever.citations.parse(text)):
+            return True  # "第三十八条": an article of the law the last answer cited
         if len(text) <= SHORT_QUESTION_CHARS and _ASKING.search(text):
             return True
         return len(text) <= FOLLOW_UP_CHARS and (bool(_LEANING.search(text)) or self.aspect_of(text) is not None)
 
-    def follow_up(self, text: str, previous: str, *, topic: str | None) -> Answer:
+    def follow_up(self, text: str, previous: str, *, topic: str | None, context: Sequence[str] = ()) -> Answer:
         """Answer ``text`` in the context of ``previous`` (the question the last answer was for).
 
-        ``kind`` is ``answer`` when ``text`` turned out to be a new question of another topic.
+        ``kind`` is ``answer`` when ``text`` turned out to be a new question of another topic, or cites an
+        article ("那第三十八条呢": of the law in ``context``, the last answer's citations).
         """
+        if self.cites(text, context):
+            return self.answer(text, topic=topic, context=context)
         intro = self.texts.short["follow_up_intro"].format(question=_clip(previous, 24))
         aspect = self.aspect_of(text)
         if aspect is not None:
@@ -361,7 +386,10 @@ class AnswerComposer:
                       kind="several", hits=tuple(h.document.id for h, _ in problems), options=tuple(options))
 
     def repeat(self, answer: Answer) -> Answer:
-        """The same card (or, asked in the same words, the same articles) again: say so briefly and offer the details or a person instead of resending it."""
+        """The same card (or, asked in the same words, the same articles) again: say so briefly.
+
+        The details or a person are offered instead of resending it.
+        """
         doc = self._card(answer.card) if answer.card else None
         title = doc.title if doc else (answer.citations[0] if answer.citations else "")
         text = self.texts.short["repeat"].format(title=title, menu=self.texts.short["menu"])

@@ -333,10 +333,16 @@ def _parse_day(_ctx: Any, _param: Any, value: str | None) -> dt.date | None:
 @click.option("--level", multiple=True, help="Only these levels (law, judicial_interpretation, …).")
 @click.option("--kind", multiple=True, type=click.Choice(["article", "case", "card"]), help="Only these kinds.")
 @click.option("--on", "on", callback=_parse_day, help="Law in force on this date (default today).")
+@click.option("--context", multiple=True, metavar="CITATION",
+              help="An earlier citation of the conversation, e.g. 《中华人民共和国劳动合同法》第三十条: the law "
+                   "of a 第X条 asked alone.")
 @pass_context
 def search(ctx: _Context, query: str, top: int, as_json: bool, region: str | None, law: str | None,
-           level: tuple[str, ...], kind: tuple[str, ...], on: dt.date | None) -> None:
-    """Search statutes, cases and answer cards for QUERY and print cited hits with scores."""
+           level: tuple[str, ...], kind: tuple[str, ...], on: dt.date | None, context: tuple[str, ...]) -> None:
+    """Search statutes, cases and answer cards for QUERY and print cited hits with scores.
+
+    An article QUERY cites (劳动合同法第30条, 民法典1067条 …) is looked up and listed first.
+    """
     from bot.indexing import open_retriever
     from retrieval.documents import Filters
     from retrieval.index import IndexError_
@@ -346,17 +352,22 @@ def search(ctx: _Context, query: str, top: int, as_json: bool, region: str | Non
     except IndexError_ as exc:
         raise click.ClickException(str(exc)) from exc
     filters = Filters(region=region, law=law, levels=frozenset(level) or None, kinds=frozenset(kind) or None, on=on)
-    hits = retriever.search(query, k=top, filters=filters)
+    hits = retriever.search(query, k=top, filters=filters, context=context)
+    cited = retriever.citations.resolve(query, filters=filters, context=context)
     if as_json:
-        click.echo(json.dumps({"query": query, "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+        click.echo(json.dumps({"query": query, "hits": [h.to_json() for h in hits],
+                               "citations": [c.to_json() for c in cited]}, ensure_ascii=False))
         return
+    for notice in filter(None, (c.notice() for c in cited)):
+        click.echo(notice)
     if not hits:
         click.echo("没有找到相关的法条或案例。")
         return
     for hit in hits:
         doc = hit.document
-        click.echo(f"{hit.rank}. {doc.citation}  [{doc.kind}] score {hit.score:.3f} "
-                   f"(bm25 {hit.sparse_score:.2f}, dense {hit.dense_score:.2f}) confidence {hit.confidence:.2f}")
+        how = "cited: looked up" if hit.cited else (
+            f"score {hit.score:.3f} (bm25 {hit.sparse_score:.2f}, dense {hit.dense_score:.2f})")
+        click.echo(f"{hit.rank}. {doc.citation}  [{doc.kind}] {how} confidence {hit.confidence:.2f}")
         if doc.place:
             click.echo(f"   {doc.place}")
         for line in doc.text.splitlines()[:6]:
@@ -423,13 +434,14 @@ main.add_command(_console_group())
 
 
 def _danger_commands() -> None:
-    from bot.bench_cli import bench_dialogue, bench_faults
+    from bot.bench_cli import bench_dialogue, bench_faults, bench_multinode
     from bot.danger_cli import bench_danger, danger
     from bot.scope_bench import bench_cards
 
     main.add_command(danger)
     bench.add_command(bench_danger)
     bench.add_command(bench_faults)
+    bench.add_command(bench_multinode)
     bench.add_command(bench_dialogue)
     bench.add_command(bench_cards)
 
@@ -442,49 +454,70 @@ def bench() -> None:
 
 @bench.command("retrieval")
 @click.option("--corpus", "corpus_file", required=True, type=click.Path(exists=True, path_type=Path),
-              help='JSONL lines {"id", "law", "article_no", "text"}.')
-@click.option("--queries", "queries_file", required=True, type=click.Path(exists=True, path_type=Path),
+              help='JSONL lines {"id", "law", "article_no", "text"}, or a corpus folder (corpus/data) indexed as '
+                   "production indexes it.")
+@click.option("--queries", "queries_file", type=click.Path(exists=True, path_type=Path),
               help='JSONL lines {"id", "query", "relevant": [ids]}.')
+@click.option("--citations", "citations_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL lines {"query", "context", "law", "article"}: the share found at rank 1 '
+                   "(tests/data/retrieval/citations.jsonl).")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the metrics.")
 @click.option("--model", help="Embedding model (default LAWLINE_EMBEDDING_MODEL).")
 @click.option("--dense-weight", type=click.FloatRange(0, 1), help="Override the fusion weight (for ablations).")
 @pass_context
-def bench_retrieval(ctx: _Context, corpus_file: Path, queries_file: Path, top: int, as_json: bool,
-                    model: str | None, dense_weight: float | None) -> None:
-    """Index a corpus with the production pipeline and report recall@k, MRR@10, latency, build time, RSS."""
+def bench_retrieval(ctx: _Context, corpus_file: Path, queries_file: Path | None, citations_file: Path | None,
+                    top: int, as_json: bool, model: str | None, dense_weight: float | None) -> None:
+    """Index a corpus with the production pipeline and report recall@k, MRR@10, latency, build time, RSS.
+
+    With --citations, also the share of citation forms whose exact article comes first.
+    """
     import dataclasses
 
     from tqdm import tqdm
 
     from bot.benchmarks import load_bench_corpus
-    from bot.indexing import DEFAULT_FUSION, analyzer_info
-    from retrieval.bench import BenchError, load_queries, run_retrieval_bench
+    from bot.indexing import DEFAULT_FUSION, analyzer_info, folder_documents
+    from corpus.errors import CorpusError
+    from retrieval.bench import BenchError, load_citations, load_queries, run_retrieval_bench
     from retrieval.dense import load_encoder
     from retrieval.text import load_analyzer
 
+    if queries_file is None and citations_file is None:
+        raise click.UsageError("give --queries, --citations or both")
     model_id = model or ctx.settings.embedding_model
     fusion = DEFAULT_FUSION if dense_weight is None else dataclasses.replace(DEFAULT_FUSION, dense_weight=dense_weight)
     try:
-        docs = load_bench_corpus(corpus_file)
-        queries = load_queries(queries_file)
-    except BenchError as exc:
+        docs = folder_documents(corpus_file) if corpus_file.is_dir() else load_bench_corpus(corpus_file)
+        queries = load_queries(queries_file) if queries_file else []
+        citations = load_citations(citations_file) if citations_file else []
+    except (BenchError, CorpusError) as exc:
         raise click.ClickException(str(exc)) from exc
     encoder = load_encoder(model_id)
+    wrong: list[str] = []
     with tqdm(total=len(docs), unit="doc", desc="encoding", disable=None) as bar:
         result = run_retrieval_bench(
             docs, queries, encoder, model_id, load_analyzer(), analyzer_info(), top=top, fusion=fusion,
-            batch_size=ctx.settings.embedding_batch_size, progress=bar.update,
+            batch_size=ctx.settings.embedding_batch_size, progress=bar.update, citations=citations, wrong=wrong,
         )
     click.echo(f"model {model_id}; dense weight {fusion.dense_weight}; {int(result['documents'])} documents, "
-               f"{int(result['queries'])} queries")
-    for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10"):
-        click.echo(f"{key:10} {result[key]:.4f}")
-    click.echo(f"latency    p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
+               f"{int(result['queries'])} queries" + (f", {len(citations)} citation lines" if citations else ""))
+    keys: tuple[str, ...] = ()
+    if queries:
+        keys = ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "p50_ms", "p95_ms")
+        for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10"):
+            click.echo(f"{key:10} {result[key]:.4f}")
+        click.echo(f"latency    p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
+    if citations:
+        keys += ("citations@1", "citations_repealed", "citations_none")
+        click.echo(f"citations  exact article at rank 1 {result['citations@1']:.4f}; repealed law named with its "
+                   f"successor {result['citations_repealed']:.4f}; nothing pinned when none cited "
+                   f"{result['citations_none']:.4f}")
+        for line in wrong:
+            click.echo(f"  wrong: {line}")
     click.echo(f"build      {result['index_build_s']:.1f} s; peak RSS {result['peak_rss_mb']:.0f} MB")
     if as_json:
-        keys = ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "p50_ms", "p95_ms", "index_build_s",
-                "peak_rss_mb")
+        keys += ("index_build_s", "peak_rss_mb")
         click.echo(json.dumps({k: round(result[k], 4) for k in keys}))
 
 

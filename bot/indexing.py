@@ -20,7 +20,8 @@ from retrieval.index import BuildStats, IndexError_, RetrievalIndex
 from retrieval.retriever import FusionConfig, Retriever
 from retrieval.text import DATA_DIR, load_analyzer
 
-__all__ = ["DEFAULT_FUSION", "BuildResult", "analyzer_info", "build_index", "corpus_documents", "open_retriever"]
+__all__ = ["DEFAULT_FUSION", "BuildResult", "analyzer_info", "article_source", "build_index", "corpus_documents",
+           "folder_documents", "open_retriever"]
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,17 @@ def analyzer_info(data_dir: Path = DATA_DIR) -> dict[str, Any]:
     return {"tables": digest.hexdigest()[:16], "bigrams": True}
 
 
+def article_source(document: Document) -> tuple[str, str]:
+    """(the law's source file, the article's label) of an article document: where the corpus keeps it."""
+    source_file, _, label = document.id.rpartition("#")
+    return source_file, label
+
+
 def _article_document(article: Article) -> Document:
     law = article.law
     ends = [d for d in (law.superseded_on, law.repealed) if d is not None]
     return Document(
-        id=f"{law.source_file}#{article.label}",
+        id=f"{law.source_file}#{article.label}",  # article_source() reads it back
         kind="article",
         title=law.title,
         citation=format_citation(law.title, article.label),
@@ -110,6 +117,30 @@ def corpus_documents(session: Session) -> tuple[list[Document], str]:
     docs += [_case_document(c) for c in repo.cases()]
     docs += [_card_document(c) for c in repo.cards()]
     return docs, repo.corpus_version()
+
+
+def folder_documents(corpus_dir: Path) -> list[Document]:
+    """The documents production would index for a corpus folder (``corpus/data``), via a throwaway SQLite.
+
+    For benchmarks that must see what residents' searches see: the same ids, titles, short names and dates.
+    """
+    import tempfile
+
+    from bot.db import make_engine, make_sessions, upgrade_schema
+    from corpus import import_corpus
+
+    with tempfile.TemporaryDirectory(prefix="lawline-bench-") as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'corpus.sqlite3'}")
+        try:
+            upgrade_schema(engine)
+            sessions = make_sessions(engine)
+            report = import_corpus(corpus_dir, sessions)
+            if report.failed:
+                raise report.failed[0]  # a CorpusError naming the file and line
+            with sessions() as session:
+                return corpus_documents(session)[0]
+        finally:
+            engine.dispose()
 
 
 def _calibration_questions(session: Session, documents: list[Document]) -> list[CalibrationQuestion]:

@@ -2,6 +2,11 @@
 
 Corpus lines ``{"id", "law", "article_no", "text", …}``; query lines ``{"id", "query", "relevant": [ids]}``;
 other fields are ignored (in particular nothing that hints at which articles are labelled).
+
+Citation lines (``--citations``) name the article by law title and label, so that one set serves any corpus
+holding those laws: ``{"id", "form", "query", "context": [earlier citations], "law", "article"}`` must
+find that article at rank 1; ``{"query", "repealed", "successor"}`` must say the law was repealed and name
+its successor; a line with neither must pin no article (a contract's clause, a law not in the corpus).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from retrieval.index import RetrievalIndex
 from retrieval.retriever import FusionConfig, Retriever
 from retrieval.text import LegalAnalyzer
 
-__all__ = ["BenchError", "Query", "evaluate", "load_queries", "read_jsonl", "run_retrieval_bench"]
+__all__ = ["BenchError", "CitationCase", "Query", "citation_right", "evaluate", "evaluate_citations", "load_citations",
+           "load_queries", "read_jsonl", "run_retrieval_bench"]
 
 KS = (1, 5, 10, 20)
 
@@ -66,6 +72,72 @@ def load_queries(path: Path) -> list[Query]:
     return queries
 
 
+@dataclass(frozen=True, slots=True)
+class CitationCase:
+    """A team-written citation and what it must come to (see the module docstring)."""
+
+    id: str
+    form: str
+    text: str
+    context: tuple[str, ...] = ()
+    law: str = ""
+    article: str = ""
+    repealed: str = ""
+    successor: str = ""
+
+    @property
+    def expects(self) -> str:
+        return "article" if self.article else "repealed" if self.repealed else "none"
+
+
+def load_citations(path: Path) -> list[CitationCase]:
+    """Read citation lines; an article line needs ``law``, a repealed line ``successor``."""
+    cases = []
+    for number, row in read_jsonl(path):
+        text, context = row.get("query"), row.get("context") or []
+        if not isinstance(text, str) or not isinstance(context, list):
+            raise BenchError(f"{path}:{number}: needs 'query' (text) and an optional 'context' (list)")
+        case = CitationCase(str(row.get("id", number)), str(row.get("form", "")), text, tuple(map(str, context)),
+                            str(row.get("law") or ""), str(row.get("article") or ""), str(row.get("repealed") or ""),
+                            str(row.get("successor") or ""))
+        if (case.article and not case.law) or (case.repealed and case.article):
+            raise BenchError(f"{path}:{number}: an article line needs 'law'; a repealed line has no 'article'")
+        cases.append(case)
+    return cases
+
+
+def citation_right(retriever: Retriever, case: CitationCase) -> bool:
+    """Whether the one search path does what ``case`` expects (through ``search``, as residents' questions go)."""
+    hits = retriever.search(case.text, k=1, context=case.context)
+    if case.expects == "article":
+        doc = hits[0].document if hits else None
+        return doc is not None and doc.kind == "article" and case.law in (doc.law, doc.title) \
+            and doc.label == case.article
+    if case.expects == "repealed":
+        return any(r.repeal is not None and r.repeal.law == case.repealed and (r.repeal.successor or "")
+                   == case.successor for r in retriever.citations.resolve(case.text, context=case.context))
+    return not (hits and hits[0].cited)
+
+
+def evaluate_citations(retriever: Retriever, cases: list[CitationCase]) -> tuple[dict[str, float], list[str]]:
+    """Shares right: the exact article at rank 1, repealed laws named with their successor, nothing pinned.
+
+    "Nothing pinned" is for lines that cite no article of the corpus; the lines that were wrong are returned too.
+    """
+    right: dict[str, list[bool]] = {"article": [], "repealed": [], "none": []}
+    wrong: list[str] = []
+    for case in cases:
+        ok = citation_right(retriever, case)
+        right[case.expects].append(ok)
+        if not ok:
+            wrong.append(f"{case.id}{f' ({case.form})' if case.form else ''}: {case.text}")
+    result = {"citations@1": float(np.mean(right["article"])) if right["article"] else 0.0,
+              "citations_repealed": float(np.mean(right["repealed"])) if right["repealed"] else 0.0,
+              "citations_none": float(np.mean(right["none"])) if right["none"] else 0.0,
+              "citation_lines": float(len(cases))}
+    return result, wrong
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -104,8 +176,13 @@ def run_retrieval_bench(
     fusion: FusionConfig | None = None,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    citations: list[CitationCase] | None = None,
+    wrong: list[str] | None = None,
 ) -> dict[str, float]:
-    """Build the index over the benchmark corpus (timed) and evaluate every query."""
+    """Build the index over the benchmark corpus (timed), evaluate every query and every citation line.
+
+    The citation lines that came out wrong are appended to ``wrong``.
+    """
     started = time.perf_counter()
     index, _ = RetrievalIndex.build(
         docs, encoder, model_id, analyzer, analyzer_info, corpus_version="bench", batch_size=batch_size,
@@ -114,7 +191,12 @@ def run_retrieval_bench(
     build_seconds = time.perf_counter() - started
     retriever = Retriever(index, encoder, analyzer, fusion)
     retriever.search("预热", k=1)  # first-call set-up (thread pools, filter mask) is not a query cost
-    result = evaluate(retriever, queries, top)
+    result = evaluate(retriever, queries, top) if queries else {}
+    if citations:
+        cited, failed = evaluate_citations(retriever, citations)
+        result.update(cited)
+        if wrong is not None:
+            wrong.extend(failed)
     result["index_build_s"] = build_seconds
     result["peak_rss_mb"] = _peak_rss_mb()
     result["documents"] = float(len(docs))

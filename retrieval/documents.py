@@ -116,7 +116,10 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A search result with its citation, scores and calibrated confidence (0–1)."""
+    """A search result with its citation, scores and calibrated confidence (0–1).
+
+    ``cited``: the query cites this very article (looked up, not scored; see ``retrieval/citations.py``).
+    """
 
     document: Document
     rank: int
@@ -124,6 +127,7 @@ class Hit:
     sparse_score: float
     dense_score: float
     confidence: float
+    cited: bool = False
 
     @property
     def citation(self) -> str:
@@ -147,4 +151,5 @@ class Hit:
             "dense_score": round(self.dense_score, 4),
             "confidence": round(self.confidence, 3),
             "cites": list(doc.cites),
+            "cited": self.cited,
         }

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from retrieval.citations import CitationResolver, CitationTables, load_citation_tables
 from retrieval.dense import Encoder, encode
 from retrieval.documents import Document, Filters, Hit
 from retrieval.index import RetrievalIndex
@@ -72,16 +75,21 @@ class Ranking:
 
 
 class Retriever:
-    """``search(query, k, filters) -> list[Hit]`` over a loaded ``RetrievalIndex``."""
+    """``search(query, k, filters) -> list[Hit]`` over a loaded ``RetrievalIndex``.
+
+    An article the query cites (``劳动合同法第三十条``) is looked up by ``citations`` and comes first: exact
+    look-up must not depend on word or vector similarity, which ignore article numbers.
+    """
 
     def __init__(
         self, index: RetrievalIndex, encoder: Encoder, analyzer: LegalAnalyzer,
-        fusion: FusionConfig | None = None,
+        fusion: FusionConfig | None = None, citation_tables: CitationTables | None = None,
     ) -> None:
         self.index = index
         self.encoder = encoder
         self.analyzer = analyzer
         self.fusion = fusion or FusionConfig()
+        self.citations = CitationResolver(index.documents, citation_tables or load_citation_tables())
         # Searches run in worker threads (actions, fallback answers): the filter-mask cache is shared.
         self._masks: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._masks_lock = threading.Lock()
@@ -166,22 +174,32 @@ class Retriever:
         order = order[:k]
         return Ranking(rows[order], fused[order], sparse[order], dense[order], sparse_n[order], dense_n[order])
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
-        """The ``k`` best documents for ``query``, each with its citation and a confidence in [0, 1]."""
+    def search(self, query: str, k: int = 10, filters: Filters | None = None, *,
+               context: Sequence[str] = ()) -> list[Hit]:
+        """The ``k`` best documents for ``query``, each with its citation and a confidence in [0, 1].
+
+        The articles ``query`` cites come first (``cited``, confidence 1), in the version in force as
+        ``filters`` admit; ``context`` (the conversation's last citations) names the law of a 第X条 said alone.
+        """
         if not query.strip():
             return []
-        r = self.rank(query, k, filters)
-        return [
-            Hit(
-                document=self.index.documents[int(row)],
-                rank=i + 1,
-                score=float(r.fused[i]),
-                sparse_score=float(r.sparse[i]),
-                dense_score=float(r.dense[i]),
-                confidence=self.confidence(r.features(i)),
-            )
-            for i, row in enumerate(r.rows)
-        ]
+        cited = [r.document for r in self.citations.resolve(query, context=context, filters=filters)
+                 if r.document is not None][:k]
+        r = self.rank(query, k + len(cited), filters)
+        ranked = {self.index.documents[int(row)].id: i for i, row in enumerate(r.rows)}
+        hits = [Hit(doc, 0, 1.0, *self._scores_of(r, ranked.get(doc.id)), confidence=1.0, cited=True)
+                for doc in cited]
+        pinned = {doc.id for doc in cited}
+        for i, row in enumerate(r.rows):
+            doc = self.index.documents[int(row)]
+            if doc.id not in pinned:
+                hits.append(Hit(doc, 0, float(r.fused[i]), float(r.sparse[i]), float(r.dense[i]),
+                                confidence=self.confidence(r.features(i))))
+        return [dataclasses.replace(hit, rank=n) for n, hit in enumerate(hits[:k], 1)]
+
+    @staticmethod
+    def _scores_of(r: Ranking, i: int | None) -> tuple[float, float]:
+        return (float(r.sparse[i]), float(r.dense[i])) if i is not None else (0.0, 0.0)
 
     def _fuse(self, sparse: np.ndarray, dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         top = float(sparse.max()) if len(sparse) else 0.0

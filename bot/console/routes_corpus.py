@@ -25,9 +25,11 @@ from bot.console.drafts import (
 )
 from bot.console.models import CorpusDraft
 from bot.console.templating import error_page, render
+from bot.indexing import article_source
 from corpus.cases import TOPICS
 from corpus.errors import CorpusError
 from corpus.models import AnswerCard, Article, Case, Law
+from retrieval.citations import Resolution
 
 __all__ = ["corpus_routes"]
 
@@ -63,24 +65,43 @@ def _history(session: Session, target: str) -> list[CorpusDraft]:
     ))
 
 
+def _cited_articles(session: Session, cited: list[Resolution]) -> list[Article]:
+    """The articles a search cites (劳动合同法第30条), found by the same resolver as residents' questions."""
+    articles = []
+    for resolution in cited:
+        if resolution.document is not None:
+            source_file, label = article_source(resolution.document)
+            article = session.scalar(select(Article).join(Law).where(Law.source_file == source_file,
+                                                                    Article.label == label)
+                                     .options(selectinload(Article.law)))
+            if article is not None:
+                articles.append(article)
+    return articles
+
+
 @require_role(*STAFF)
 def browse(request: Request) -> Response:
     query = request.query_params.get("q", "").strip()[:100]
     kind = request.query_params.get("kind", "")
     found: dict[str, Any] = {}
+    cited = context(request).composer.retriever.citations.resolve(query) if query else []
+    first: list[Article] = []
     with console_state(request).sessions() as session:
         counts = {name: session.scalar(select(func.count()).select_from(model)) or 0
                   for name, model in (("laws", Law), ("articles", Article), ("cases", Case), ("cards", AnswerCard))}
         if query:
             pattern = _like(query)
+            first = _cited_articles(session, cited)
             if kind in ("", "law"):
-                found["laws"] = list(session.scalars(select(Law).where(
+                laws = session.scalars(select(Law).where(
                     or_(Law.title.like(pattern, escape="\\"), Law.short_name.like(pattern, escape="\\")))
-                    .order_by(Law.title, Law.effective).limit(50)))
+                    .order_by(Law.title, Law.effective).limit(50))
+                found["laws"] = list({law.id: law for law in [*(a.law for a in first), *laws]}.values())
             if kind in ("", "article"):
-                found["articles"] = list(session.scalars(select(Article).join(Law).where(
+                matching = session.scalars(select(Article).join(Law).where(
                     or_(Article.text.like(pattern, escape="\\"), Article.label == query))
-                    .options(selectinload(Article.law)).order_by(Law.title, Article.ordinal).limit(100)))
+                    .options(selectinload(Article.law)).order_by(Law.title, Article.ordinal).limit(100))
+                found["articles"] = first + [a for a in matching if a.id not in {f.id for f in first}][:100]
             if kind in ("", "case"):
                 found["cases"] = list(session.scalars(select(Case).where(
                     or_(Case.title.like(pattern, escape="\\"), Case.facts.like(pattern, escape="\\"),
@@ -95,7 +116,8 @@ def browse(request: Request) -> Response:
             found["cases"] = list(session.scalars(select(Case).order_by(Case.topic, Case.slug)))
     return render(request, "console/corpus.html", {
         "title": "知识库", "q": query, "kind": kind, "found": found, "counts": counts, "law_status": law_status,
-        "LEVEL_NAMES": LEVEL_NAMES})
+        "LEVEL_NAMES": LEVEL_NAMES, "notices": [n for r in cited if (n := r.notice())],
+        "cited_ids": {a.id for a in first}})
 
 
 @require_role(*STAFF)
