@@ -38,6 +38,7 @@ test: setup
 	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests
 	$(VENV)/bin/mypy
 	@scripts/chromium.sh >/dev/null
+	@scripts/netns.sh install
 	@pg_url=$$(scripts/postgres.sh start) && redis_url=$$(scripts/redis.sh start) && \
 	LAWLINE_TEST_POSTGRES_URL=$$pg_url LAWLINE_TEST_REDIS_URL=$$redis_url $(VENV)/bin/python -m pytest
 

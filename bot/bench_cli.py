@@ -1,15 +1,16 @@
-"""``lawline bench faults`` and ``lawline bench dialogue``: the whole stack under faults, and in conversation."""
+"""``lawline bench faults``, ``multinode`` and ``dialogue``: the whole stack under faults, on two nodes, talking."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from bot.faultbench import FAULTS
 
-__all__ = ["bench_dialogue", "bench_faults"]
+__all__ = ["bench_dialogue", "bench_faults", "bench_multinode"]
 
 
 @click.command("faults")
@@ -40,6 +41,73 @@ def bench_faults(names: str, residents: int, as_json: bool) -> None:
                    f"{row['deliveries']:>11}")
     if as_json:
         click.echo(json.dumps(result))
+
+
+@click.command("multinode")
+@click.option("--residents", default=20, show_default=True, type=click.IntRange(2, 100),
+              help="New residents writing at once in each phase, spread over both nodes.")
+@click.option("--messages", default=5, show_default=True, type=click.IntRange(2, 50),
+              help="Messages each resident writes in the normal phase (a question, \"1\", more questions).")
+@click.option("--reload-seconds", default=10.0, show_default=True, type=click.FloatRange(0.5, 60),
+              help="LAWLINE_RELOAD_SECONDS of the nodes: how soon node 2 must follow a publish.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+def bench_multinode(residents: int, messages: int, reload_seconds: float, as_json: bool) -> None:
+    """Two app nodes sharing only PostgreSQL and Redis, on network namespaces (root; scripts/netns.sh).
+
+    Serves the configured index, corpus, danger model and Rasa model (copied) on two nodes; residents write
+    through a stand-in of WeChat and a load balancer while node 1 is killed with kill -9 and then publishes a
+    card edit in the console. Per phase: sent, answered, lost, duplicated, slowest, msg/s per core; whether
+    node 2 followed the publish. Target: 0 lost, 0 duplicated, node 2 follows within --reload-seconds.
+    """
+    from bot.multinodebench import BenchInputs, run_multinode_bench
+    from bot.settings import load_settings
+    from nlu.errors import NluError
+    from nlu.layout import RasaLayout
+    from nlu.project import train_if_changed
+
+    settings = load_settings()
+    layout = RasaLayout.default(settings.var_dir)
+    try:
+        model = train_if_changed(layout.project_dir, layout.models_dir, layout.require_rasa())
+    except NluError as exc:
+        raise click.ClickException(f"Rasa model: {exc}") from exc
+    inputs = BenchInputs(settings.index_dir, settings.corpus_dir, settings.danger_model, model)
+    try:
+        result = run_multinode_bench(settings.var_dir / "bench" / "multinode", inputs, residents=residents,
+                                     messages=messages, reload_seconds=reload_seconds)
+    except (RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _echo_multinode(result)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+
+
+def _echo_multinode(result: dict[str, Any]) -> None:
+    click.echo(f"{result['nodes']} nodes on {result['cores']} cores, ready in {result['startup_s']} s; "
+               f"{result['residents_per_phase']} residents per phase ({result['messages_per_resident']} messages each "
+               "in the normal phase)")
+    click.echo("phase        sent  answered  lost  duplicated  fallback  slowest s  msg/s  msg/s/core  cpu ms/msg"
+               "  answered by")
+    for row in result["phases"]:
+        by = " · ".join(f"{node} {n}" for node, n in row["answered_by"].items())
+        click.echo(f"{row['phase']:<11} {row['sent']:>5} {row['answered']:>9} {row['lost']:>5} {row['duplicated']:>11} "
+                   f"{row['fallback']:>9} {row['slowest_s']:>10} {row['msg_per_s']:>6} {row['msg_per_s_per_core']:>11} "
+                   f"{row['cpu_ms_per_msg']:>11}  {by}")
+        click.echo("  cpu ms/msg: " + ", ".join(f"{role} {ms}" for role, ms in row["cpu_ms_per_msg_by_role"].items()))
+        if row["phase"] == "kill_node1":
+            back = f"node 1 back in {row['node1_restart_s']} s" if row["node1_restart_s"] else "node 1 left down"
+            click.echo(f"  node 1 killed working on {row['node1_unfinished_at_kill']}: {row['finished_by_node2']} "
+                       f"finished by node 2; {back}")
+        if row["phase"] == "publish":
+            edit = ", ".join(f"{node} {'yes' if shown else 'no'}" for node, shown in row["edit_in_answer"].items())
+            click.echo(f"  published on node 1 in {row['publish_s']} s; node 2 followed: "
+                       f"{'yes' if row['node2_followed'] else 'NO'} after {row['node2_followed_after_s']} s "
+                       f"(LAWLINE_RELOAD_SECONDS={result['reload_seconds']}); the new title in answers: {edit}")
+    rasa = result["rasa"]
+    clients = ", ".join(f"{node} {n}" for node, n in rasa["lock_store_clients"].items())
+    click.echo(f"Rasa: Redis lock-store connections {clients}; shared tracker store {rasa['tracker_events']} events "
+               f"in {rasa['tracker_conversations']} conversations")
+    click.echo(f"published index and rules reach the nodes through: {result['published_via']}")
 
 
 @click.command("dialogue")

@@ -5,7 +5,7 @@ tokens and records customer-service messages — or, on request, answers them as
 -1, HTTP 500, or an "ok" that comes only after the sender has given up (``fail_next``).
 
 Follows the same WeChat pages as ``channels._callback`` ("消息加解密说明", "接收普通消息", "获取稳定版接口
-调用凭据", "客服消息"). Used by ``lawline bench load`` and ``lawline bench faults``; never by the serving app.
+调用凭据", "客服消息"). Used by ``lawline bench load``, ``faults`` and ``multinode``; never by the serving app.
 """
 
 from __future__ import annotations
@@ -126,9 +126,10 @@ class WeChatApiStandIn:
     async def _user_info(self, request: Request) -> JSONResponse:
         return JSONResponse({"subscribe": 1, "openid": request.query_params.get("openid", ""), "language": "zh_CN"})
 
-    def start(self) -> str:
+    def start(self, host: str = "127.0.0.1") -> str:
+        """Serve on a free port of ``host`` (loopback; the multi-node bench gives its test host's address)."""
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         app = Starlette(routes=[Route("/cgi-bin/stable_token", self._token, methods=["POST"]),
                                 Route("/cgi-bin/message/custom/send", self._send, methods=["POST"]),
                                 Route("/cgi-bin/user/info", self._user_info, methods=["GET"])])
@@ -140,7 +141,7 @@ class WeChatApiStandIn:
             if time.monotonic() > deadline:
                 raise RuntimeError("WeChat API stand-in did not start")
             time.sleep(0.02)
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self.base_url = f"http://{host}:{sock.getsockname()[1]}"
         return self.base_url
 
     def stop(self) -> None:

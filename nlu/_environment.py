@@ -2,7 +2,9 @@
 
 Also the defaults for the variables ``nlu/rasa/endpoints.yml`` needs: Rasa substitutes ``${NAME}`` there
 but has no default syntax and stops on an unset variable, so the embedded SQLite defaults are exported here,
-and the secret Rasa shows the app's action webhook (``action_secret``).
+the lock store's type (``lock_store_type``: Redis once ``LAWLINE_RASA_LOCK_REDIS_HOST`` names a server, for
+several Rasa servers on one tracker store), and the secret Rasa shows the app's action webhook
+(``action_secret``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 
 from nlu.layout import RasaLayout
 
-__all__ = ["ACTION_SECRET_FILE", "DEFAULT_LAWLINE_PORT", "action_secret", "endpoint_defaults", "rasa_environment"]
+__all__ = ["ACTION_SECRET_FILE", "DEFAULT_LAWLINE_PORT", "REDIS_LOCK_LIFETIME_SECONDS", "action_secret",
+           "endpoint_defaults", "lock_store_type", "rasa_environment"]
 
 DEFAULT_LAWLINE_PORT = 8000
 ACTION_SECRET_FILE = "action.secret"
@@ -45,7 +48,8 @@ def endpoint_defaults(layout: RasaLayout) -> dict[str, str]:
     """Values for the ``${…}`` in endpoints.yml: the app's action webhook and an embedded SQLite tracker.
 
     Used only for variables the environment does not set, so a deployment can point the tracker store at
-    PostgreSQL (``LAWLINE_RASA_TRACKER_DIALECT=postgresql``, ``…_HOST=db:5432``, …) without code changes.
+    PostgreSQL (``LAWLINE_RASA_TRACKER_DIALECT=postgresql``, ``…_HOST=db:5432``, …) and the lock store at
+    Redis (``LAWLINE_RASA_LOCK_REDIS_HOST=…``) without code changes.
     """
     return {
         "LAWLINE_PORT": str(DEFAULT_LAWLINE_PORT),
@@ -54,7 +58,28 @@ def endpoint_defaults(layout: RasaLayout) -> dict[str, str]:
         "LAWLINE_RASA_TRACKER_DB": str(layout.tracker_db),
         "LAWLINE_RASA_TRACKER_USER": "",
         "LAWLINE_RASA_TRACKER_PASSWORD": "",
+        "LAWLINE_RASA_LOCK_REDIS_HOST": "",
+        "LAWLINE_RASA_LOCK_REDIS_PORT": "6379",
+        "LAWLINE_RASA_LOCK_REDIS_DB": "1",
+        "LAWLINE_RASA_LOCK_REDIS_PASSWORD": "",
     }
+
+
+# How long a Rasa server's claim on a conversation lasts (Rasa's ``TICKET_LOCK_LIFETIME``, 60 s by default)
+# when the locks are in Redis. A Rasa server killed mid-turn leaves its claim there until it lapses, and
+# another node's Rasa waits on that conversation meanwhile (its app answers from retrieval). Longer than
+# a Rasa turn may take (LAWLINE_ENGINE_TIMEOUT, 3 s by default), shorter than the 20 s after which another
+# node's inbox sweeper answers the dead node's messages (channels.official_account).
+REDIS_LOCK_LIFETIME_SECONDS = 15
+
+
+def lock_store_type(env: Mapping[str, str]) -> str:
+    """``LAWLINE_RASA_LOCK_STORE`` for endpoints.yml: ``redis`` when ``env`` names a lock Redis, else ``in_memory``.
+
+    Rasa 3.6 locks a conversation while it handles a message; its in-memory lock store holds only within one
+    server, so several Rasa servers on one tracker store (one per app node) need the Redis one.
+    """
+    return "redis" if env.get("LAWLINE_RASA_LOCK_REDIS_HOST", "").strip() else "in_memory"
 
 
 def action_secret(var_dir: Path) -> str:

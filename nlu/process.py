@@ -17,7 +17,13 @@ from types import TracebackType
 
 import httpx
 
-from nlu._environment import action_secret, endpoint_defaults, rasa_environment
+from nlu._environment import (
+    REDIS_LOCK_LIFETIME_SECONDS,
+    action_secret,
+    endpoint_defaults,
+    lock_store_type,
+    rasa_environment,
+)
 from nlu.errors import RasaStartFailed
 from nlu.layout import RasaLayout
 
@@ -98,6 +104,9 @@ class RasaServer:
     def environment(self) -> dict[str, str]:
         """The child's environment: offline Rasa settings, then endpoint defaults for unset variables.
 
+        The lock store is Redis exactly when ``LAWLINE_RASA_LOCK_REDIS_HOST`` is set (``lock_store_type``);
+        its claims then lapse after ``REDIS_LOCK_LIFETIME_SECONDS`` unless ``TICKET_LOCK_LIFETIME`` is set.
+
         ``LAWLINE_ACTION_SECRET`` (what Rasa shows the app's ``/webhook``) comes from ``env``, the
         environment, or else the var folder's ``action.secret`` file, which the app reads too.
         """
@@ -107,6 +116,9 @@ class RasaServer:
         if self._lawline_port is not None:
             env["LAWLINE_PORT"] = str(self._lawline_port)
         env.update(self._env_overrides)
+        env["LAWLINE_RASA_LOCK_STORE"] = lock_store_type(env)
+        if env["LAWLINE_RASA_LOCK_STORE"] == "redis":
+            env.setdefault("TICKET_LOCK_LIFETIME", str(REDIS_LOCK_LIFETIME_SECONDS))
         if not env.get("LAWLINE_ACTION_SECRET"):
             env["LAWLINE_ACTION_SECRET"] = action_secret(self.layout.var_dir)
         return env
