@@ -210,7 +210,7 @@ class ConversationService:
                 return [self.composer.texts.engine_busy_in_step], "retrieval", {"degraded": "in_step"}
             log.warning("dialogue engine unavailable (%s); answering from retrieval for %s", type(exc).__name__,
                         sender[:12])
-            return await self._fallback(said or text)
+            return await self._fallback(key, said or text)
         replies = [_render(m) for m in messages if isinstance(m.get("text"), str) and m["text"].strip()]
         meta: dict[str, Any] = {}
         offered = [b for m in messages for b in m.get("buttons") or [] if isinstance(b, dict)]
@@ -222,11 +222,14 @@ class ConversationService:
             meta["buttons"] = [{"title": str(b.get("title")), "payload": str(b.get("payload"))} for b in offered]
         if not replies:
             log.warning("dialogue engine returned no text for %s; answering from retrieval", sender[:12])
-            return await self._fallback(text)
+            return await self._fallback(key, text)
         return replies, "rasa", meta
 
-    async def _fallback(self, text: str) -> tuple[list[str], str, dict[str, Any]]:
-        answer = await asyncio.to_thread(self.composer.answer, text[:MAX_ENGINE_CHARS])
+    async def _fallback(self, key: str, text: str) -> tuple[list[str], str, dict[str, Any]]:
+        """Retrieval's answer; the last answer's citations say which law "第三十八条" alone is of."""
+        last = await asyncio.to_thread(self._last_answer, key)
+        answer = await asyncio.to_thread(self.composer.answer, text[:MAX_ENGINE_CHARS],
+                                         context=tuple(last.get("citations") or ()))
         reply = f"{self.composer.texts.degraded_note}\n\n{answer.text}"
         meta: dict[str, Any] = {"citations": list(answer.citations), "confident": answer.confident,
                                 "card": answer.card, "confidence": round(answer.confidence, 3),
@@ -238,11 +241,7 @@ class ConversationService:
     def _details_without_engine(self, key: str, payload: str) -> tuple[list[str], str, dict[str, Any]]:
         """The articles, steps or places of the last answer (its card and citations are in its record)."""
         part = next((p for p in DETAIL_PARTS if f'"{p}"' in payload), "law")
-        with self.sessions() as session:
-            rows = session.scalars(select(Message.meta).join(Conversation)
-                                   .where(Conversation.key == key, Message.direction == "out")
-                                   .order_by(Message.id.desc()).limit(5)).all()
-        meta: dict[str, Any] = next((m for m in rows if m and (m.get("card") or m.get("citations"))), {})
+        meta = self._last_answer(key)
         text = self.composer.details(part, card=meta.get("card"), citations=tuple(meta.get("citations") or ()),
                                      topic=meta.get("topic"))
         return [text], "retrieval", {"answer_kind": "details", "card": meta.get("card"),
@@ -250,6 +249,14 @@ class ConversationService:
                                      "menu": "details"}
 
     # ---- persistence (runs in a worker thread) -----------------------------------------------
+    def _last_answer(self, key: str) -> dict[str, Any]:
+        """The record of the last answer among Lawline's last five replies (its card and citations), or {}."""
+        with self.sessions() as session:
+            rows = session.scalars(select(Message.meta).join(Conversation)
+                                   .where(Conversation.key == key, Message.direction == "out")
+                                   .order_by(Message.id.desc()).limit(5)).all()
+        return next((dict(m) for m in rows if m and (m.get("card") or m.get("citations"))), {})
+
     def _record_in(self, key: str, user: ChannelUser, text: str) -> tuple[int, list[dict[str, str]]]:
         """Record the message; return the conversation and the buttons of Lawline's last reply, if any."""
         with self.sessions.begin() as session:

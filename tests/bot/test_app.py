@@ -57,6 +57,13 @@ async def test_same_session_keeps_one_conversation(client):
     assert second["session"] == first["session"]
 
 
+async def test_with_rasa_down_an_article_cited_alone_is_of_the_law_the_last_answer_cited(client):
+    first = (await client.post("/api/chat/messages", json={"text": "劳动合同法第三十条是怎么规定的"})).json()
+    assert "《中华人民共和国劳动合同法》第三十条" in first["replies"][0]
+    then = (await client.post("/api/chat/messages", json={"session": first["session"], "text": "那第三十八条呢"})).json()
+    assert "《中华人民共和国劳动合同法》第三十八条" in then["replies"][0]
+
+
 @pytest.mark.parametrize("text", ["", "   ", "😀😀😀"])
 async def test_empty_or_emoji_only_gets_a_calm_prompt(client, text):
     body = (await client.post("/api/chat/messages", json={"text": text})).json()
@@ -125,6 +132,7 @@ async def _flood(client, per_session: int, per_address: int) -> None:
 async def test_chat_page_and_health(client):
     page = await client.get("/chat")
     assert page.status_code == 200 and "api/chat/messages" in page.text and "12348" in page.text
+    assert "maximum-scale" not in page.text and "user-scalable=no" not in page.text, "elderly residents pinch to zoom"
     health = (await client.get("/healthz")).json()
     assert health["documents"] > 4000 and health["dialogue_engine"].startswith("down")
     assert not health["official_account"]
