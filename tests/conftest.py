@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,27 @@ def analyzer():
 
 
 @pytest.fixture(scope="session")
-def corpus_index(tmp_path_factory, use_encoder):
+def _rasa_training(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Future[Path] | None]:
+    """Rasa's training started in the background as soon as a test needs the corpus (``rasa_model`` waits).
+
+    The corpus index and the danger model keep one of the two cores busy at a time for minutes; the Rasa
+    training (a process of its own) uses the other. None when Rasa is not installed (``rasa_layout`` says so)
+    or no test of this run needs the model.
+    """
+    from nlu.layout import RasaLayout
+    from nlu.project import train_if_changed
+
+    layout = RasaLayout.default(var_dir=tmp_path_factory.getbasetemp() / "rasa-var")
+    wanted = any("rasa_model" in getattr(item, "fixturenames", ()) for item in request.session.items)
+    if not wanted or not layout.rasa_bin.is_file():
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-train") as pool:
+        yield pool.submit(train_if_changed, layout.project_dir, layout.models_dir, layout.rasa_bin)
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory, use_encoder, _rasa_training):
     """The whole shipped corpus imported into SQLite and indexed with the default encoder (built once)."""
     from bot.indexing import build_index
     from corpus import import_corpus
@@ -151,10 +172,12 @@ def rasa_layout(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def rasa_model(rasa_layout):
+def rasa_model(rasa_layout, _rasa_training):
     """The Rasa model for the project's current data (trained once per session when missing)."""
     from nlu.project import train_if_changed
 
+    if _rasa_training is not None:
+        return _rasa_training.result()
     return train_if_changed(rasa_layout.project_dir, rasa_layout.models_dir, rasa_layout.rasa_bin)
 
 
