@@ -236,29 +236,37 @@ def browser():
 
 
 @contextmanager
-def running_app(settings, port: int, **options) -> Iterator[str]:
-    """The real app served by uvicorn in a thread on ``port``; yields its base URL (``options``: more uvicorn)."""
+def serving(app: Any, port: int, **options: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on loopback ``port``; yields its base URL (``options``: more uvicorn)."""
     import threading
     import time
 
     import uvicorn
 
-    from bot.app import create_app
-    from bot.services import build_services
-
-    app = create_app(lambda: build_services(settings), action_secret=ACTION_SECRET)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    options.setdefault("log_level", "warning")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "app did not start"
-        time.sleep(0.1)
+        time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def running_app(settings, port: int, **options) -> Iterator[str]:
+    """The real app on ``settings`` served on ``port`` (``serving``); yields its base URL."""
+    from bot.app import create_app
+    from bot.services import build_services
+
+    app = create_app(lambda: build_services(settings), action_secret=ACTION_SECRET)
+    with serving(app, port, **options) as url:
+        yield url
 
 
 @contextmanager

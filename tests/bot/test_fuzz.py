@@ -12,8 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,7 +28,7 @@ from bot.middleware import CALM_ERROR
 from bot.services import build_services
 from tests.channels.conftest import MP_APPID, MP_SECRET
 from tests.channels.wechat_standin import WeChatStandIn
-from tests.conftest import ACTION_SECRET, ROOT, app_settings, free_port
+from tests.conftest import ACTION_SECRET, ROOT, app_settings, free_port, serving
 
 pytestmark = [
     pytest.mark.slow,
@@ -293,20 +291,8 @@ def test_every_page_carries_the_security_headers(client):
 # ---- a real server on loopback ----------------------------------------------------------------------
 @contextmanager
 def served(app, port: int, **options) -> Iterator[None]:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "app did not start"
-        time.sleep(0.05)
-    try:
+    with serving(app, port, log_level="critical", **options):
         yield
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 async def _boom(_request):
