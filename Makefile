@@ -5,17 +5,22 @@ LAWLINE := $(VENV)/bin/lawline
 STAMP := $(VENV)/.bootstrapped
 RASA_STAMP := .venv-rasa/.bootstrapped
 
-.PHONY: run test setup corpus index danger lint typecheck postgres clean
+.PHONY: run test setup packages corpus index danger lint typecheck postgres clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
 	touch $(STAMP)
 
-$(RASA_STAMP): scripts/bootstrap-rasa.sh
+# Order only: the two pip installs run one after the other (`make test` runs them beside the apt installs).
+$(RASA_STAMP): scripts/bootstrap-rasa.sh | $(STAMP)
 	scripts/bootstrap-rasa.sh
 	touch $(RASA_STAMP)
 
 setup: $(STAMP) $(RASA_STAMP)
+
+# The Debian packages the tests need (Chromium, iproute2, PostgreSQL, Redis), with one apt-get update.
+packages:
+	@scripts/debian-packages.sh
 
 corpus: setup
 	$(LAWLINE) corpus import
@@ -34,7 +39,8 @@ run: index danger
 	$(LAWLINE) serve
 
 ## make test: everything make run sets up, a PostgreSQL server on loopback, then every test.
-test: setup
+test:
+	@$(MAKE) --no-print-directory -j2 setup packages
 	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests
 	$(VENV)/bin/mypy
 	@scripts/chromium.sh >/dev/null

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ from bot.db import make_engine, make_sessions, upgrade_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "data"
+# Models trained from this checkout's data, named by what they were trained from, so a second run on the same
+# data skips training (a clean clone, as in CI, trains them once). Each session copies what it uses.
+CACHE = ROOT / "var" / "test-cache"
 # What the tests' Rasa servers show the apps' /webhook (a developer's own LAWLINE_ACTION_SECRET would win on
 # Rasa's side, so it is used here too).
 ACTION_SECRET = os.environ.get("LAWLINE_ACTION_SECRET") or "test-action-secret-" + "x" * 32
@@ -89,7 +94,6 @@ def _rasa_training(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator
     or no test of this run needs the model.
     """
     from nlu.layout import RasaLayout
-    from nlu.project import train_if_changed
 
     layout = RasaLayout.default(var_dir=tmp_path_factory.getbasetemp() / "rasa-var")
     wanted = any("rasa_model" in getattr(item, "fixturenames", ()) for item in request.session.items)
@@ -97,7 +101,21 @@ def _rasa_training(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator
         yield None
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-train") as pool:
-        yield pool.submit(train_if_changed, layout.project_dir, layout.models_dir, layout.rasa_bin)
+        yield pool.submit(_rasa_model_for, layout)
+
+
+def _rasa_model_for(layout) -> Path:
+    """The Rasa model of the project's current data in ``layout``'s models folder (trained into CACHE first)."""
+    import fcntl
+
+    from nlu.project import train_if_changed
+
+    (CACHE / "rasa-models").mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "rasa-models" / ".lock", "w") as lock:  # parallel runs: one trains, the others wait for it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = train_if_changed(layout.project_dir, CACHE / "rasa-models", layout.rasa_bin)
+    layout.models_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(cached, layout.models_dir / cached.name))
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +141,11 @@ def danger_model(folder: Path, use_encoder) -> Path:
     from retrieval.dense import encode
 
     path = folder / "danger" / "model.joblib"
-    ensure_model(path, lambda texts: encode(use_encoder, texts), "use-multilingual-v3")
+    cached = CACHE / "danger" / "model.joblib"
+    ensure_model(cached, lambda texts: encode(use_encoder, texts), "use-multilingual-v3")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for source in (cached, cached.with_suffix(".json")):
+        shutil.copyfile(source, path.parent / source.name)
     return path
 
 
@@ -173,12 +195,34 @@ def rasa_layout(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def rasa_model(rasa_layout, _rasa_training):
-    """The Rasa model for the project's current data (trained once per session when missing)."""
-    from nlu.project import train_if_changed
+    """The Rasa model for the project's current data (trained when the cache has none for this data)."""
 
     if _rasa_training is not None:
         return _rasa_training.result()
-    return train_if_changed(rasa_layout.project_dir, rasa_layout.models_dir, rasa_layout.rasa_bin)
+    return _rasa_model_for(rasa_layout)
+
+
+@dataclass(frozen=True)
+class SharedRasa:
+    """The session's ``rasa run``: ``url`` to talk to it, ``app_port`` where it calls the custom actions."""
+
+    url: str
+    app_port: int
+
+
+@pytest.fixture(scope="session")
+def shared_rasa(rasa_layout, rasa_model) -> Iterator[SharedRasa]:
+    """One real Rasa server for every test module that needs one with the real app behind it.
+
+    Starting ``rasa run`` takes 15–25 s; one per module cost minutes of CI. Rasa opens a new HTTP session for
+    each action call, so the app of each module in turn serves ``app_port`` (modules run one after another;
+    their apps are module- or function-scoped). Tests that stop, restart or reconfigure Rasa start their own.
+    """
+    from nlu.process import RasaServer
+
+    port = free_port()
+    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
+        yield SharedRasa(rasa.url, port)
 
 
 def free_port() -> int:
@@ -270,13 +314,12 @@ def running_app(settings, port: int, **options) -> Iterator[str]:
 
 
 @contextmanager
-def app_with_rasa(corpus_index, rasa_layout, rasa_model, var: Path) -> Iterator[Any]:
-    """A real Rasa server and the real app serving its actions (engine timeout 10 s); yields the settings."""
-    from nlu.process import RasaServer
+def app_with_rasa(corpus_index, rasa: SharedRasa, var: Path, **overrides: str) -> Iterator[Any]:
+    """The real app serving the shared Rasa server's actions; yields the settings.
 
-    port = free_port()
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        settings = app_settings(corpus_index, var, LAWLINE_PORT=str(port), LAWLINE_ENGINE_TIMEOUT="10",
-                                LAWLINE_RASA_URL=rasa.url)
-        with running_app(settings, port):
-            yield settings
+    ``overrides`` are more LAWLINE_* settings (a private database, a directory); the engine timeout is 10 s
+    unless they say otherwise."""
+    settings = app_settings(corpus_index, var, **{"LAWLINE_ENGINE_TIMEOUT": "10", **overrides,
+                                                  "LAWLINE_PORT": str(rasa.app_port), "LAWLINE_RASA_URL": rasa.url})
+    with running_app(settings, rasa.app_port):
+        yield settings

@@ -14,28 +14,24 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.models import Conversation, Message
-from nlu.process import RasaServer
 from tests.channels.conftest import AES_KEY, OA_APPID, OA_SECRET, TOKEN
 from tests.channels.wechat_standin import CallbackSigner, WeChatStandIn, text_xml
-from tests.conftest import app_settings, free_port, running_app
+from tests.conftest import app_with_rasa
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 
 @pytest.fixture(scope="module")
-def stack(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
+def stack(corpus_index, shared_rasa, tmp_path_factory):
     standin = WeChatStandIn({OA_APPID: OA_SECRET})
     standin.start()
-    port = free_port()
     try:
-        with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-            settings = app_settings(
-                corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_RASA_URL=rasa.url, LAWLINE_PORT=str(port),
-                LAWLINE_WECHAT_TOKEN=TOKEN, LAWLINE_WECHAT_APPID=OA_APPID, LAWLINE_WECHAT_APPSECRET=OA_SECRET,
-                LAWLINE_WECHAT_AES_KEY=AES_KEY, LAWLINE_WECHAT_API_BASE=standin.base_url,
-            )
-            with running_app(settings, port) as base:
-                yield base, standin, corpus_index[1]
+        with app_with_rasa(
+            corpus_index, shared_rasa, tmp_path_factory.mktemp("var"), LAWLINE_ENGINE_TIMEOUT="3",  # the production default (WeChat waits 5 s)
+            LAWLINE_WECHAT_TOKEN=TOKEN, LAWLINE_WECHAT_APPID=OA_APPID, LAWLINE_WECHAT_APPSECRET=OA_SECRET,
+            LAWLINE_WECHAT_AES_KEY=AES_KEY, LAWLINE_WECHAT_API_BASE=standin.base_url,
+        ):
+            yield f"http://127.0.0.1:{shared_rasa.app_port}", standin, corpus_index[1]
     finally:
         standin.stop()
 

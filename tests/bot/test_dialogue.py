@@ -33,8 +33,8 @@ def test_typed_button_titles_and_numbers_become_payloads():
 
 
 @pytest.fixture(scope="module")
-def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    with app_with_rasa(corpus_index, rasa_layout, rasa_model, tmp_path_factory.mktemp("var")) as settings:
+def services(corpus_index, shared_rasa, tmp_path_factory):
+    with app_with_rasa(corpus_index, shared_rasa, tmp_path_factory.mktemp("var")) as settings:
         yield settings, corpus_index[1]
 
 

@@ -18,8 +18,8 @@ CLARIFY = ("您是想问", "没太听明白", "没听明白")
 
 
 @pytest.fixture(scope="module")
-def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    with app_with_rasa(corpus_index, rasa_layout, rasa_model, tmp_path_factory.mktemp("var")) as settings:
+def services(corpus_index, shared_rasa, tmp_path_factory):
+    with app_with_rasa(corpus_index, shared_rasa, tmp_path_factory.mktemp("var")) as settings:
         yield settings
 
 

@@ -6,22 +6,19 @@ import pytest
 from sqlalchemy import select
 
 from bot.console.models import AnswerRating
-from nlu.process import RasaServer
-from tests.conftest import free_port, running_app
+from tests.conftest import running_app
 from tests.console.conftest import add_accounts, client_for, copy_corpus_env
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def served(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    port = free_port()
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        env = copy_corpus_env(corpus_index, tmp_path_factory.mktemp("console-rasa"), LAWLINE_PORT=str(port),
-                              LAWLINE_RASA_URL=rasa.url, LAWLINE_ENGINE_TIMEOUT="10")
-        add_accounts(env.sessions)
-        with running_app(env.settings, port) as base:
-            yield env, base
+def served(corpus_index, shared_rasa, tmp_path_factory):
+    env = copy_corpus_env(corpus_index, tmp_path_factory.mktemp("console-rasa"), LAWLINE_PORT=str(shared_rasa.app_port),
+                          LAWLINE_RASA_URL=shared_rasa.url, LAWLINE_ENGINE_TIMEOUT="10")
+    add_accounts(env.sessions)
+    with running_app(env.settings, shared_rasa.app_port) as base:
+        yield env, base
 
 
 def test_hit_test_shows_the_intent_and_its_confidence(served):

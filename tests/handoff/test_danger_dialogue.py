@@ -13,24 +13,19 @@ from sqlalchemy import select
 from bot.services import build_services
 from channels.ports import ChannelUser
 from handoff.models import OutboxMessage, Ticket, TicketEvent
-from nlu.process import RasaServer
-from tests.conftest import app_settings, free_port, private_corpus_database, running_app
+from tests.conftest import app_with_rasa, free_port, private_corpus_database
 from tests.handoff.conftest import always_on_duty_directory
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 
 @pytest.fixture(scope="module")
-def stack(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    port = free_port()
+def stack(corpus_index, shared_rasa, tmp_path_factory):
     folder = tmp_path_factory.mktemp("danger-dialogue")
     url, sessions = private_corpus_database(corpus_index, folder)
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        settings = app_settings(corpus_index, folder, LAWLINE_PORT=str(port), LAWLINE_ENGINE_TIMEOUT="10",
-                                LAWLINE_RASA_URL=rasa.url, LAWLINE_DATABASE_URL=url,
-                                LAWLINE_DIRECTORY=always_on_duty_directory(folder))
-        with running_app(settings, port):
-            yield settings, sessions
+    with app_with_rasa(corpus_index, shared_rasa, folder, LAWLINE_DATABASE_URL=url,
+                       LAWLINE_DIRECTORY=always_on_duty_directory(folder)) as settings:
+        yield settings, sessions
 
 
 @pytest.fixture

@@ -11,21 +11,16 @@ from bot.actions import OfferPerson
 from bot.services import build_services
 from channels.ports import ChannelUser
 from handoff.models import Ticket
-from nlu.process import RasaServer
-from tests.conftest import app_settings, free_port, running_app
+from tests.conftest import app_with_rasa
 from tests.handoff.conftest import always_on_duty_directory
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.slow
-async def test_a_paraphrased_request_for_a_person_opens_a_ticket(corpus_index, rasa_layout, rasa_model, tmp_path):
-    port = free_port()
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        settings = app_settings(corpus_index, tmp_path, LAWLINE_PORT=str(port), LAWLINE_ENGINE_TIMEOUT="10",
-                                LAWLINE_RASA_URL=rasa.url, LAWLINE_DIRECTORY=always_on_duty_directory(tmp_path),
-                                LAWLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
-        with running_app(settings, port):
+async def test_a_paraphrased_request_for_a_person_opens_a_ticket(corpus_index, shared_rasa, tmp_path):
+    with app_with_rasa(corpus_index, shared_rasa, tmp_path, LAWLINE_DIRECTORY=always_on_duty_directory(tmp_path),
+                       LAWLINE_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}") as settings:
             built = build_services(settings)
             try:
                 user = ChannelUser(channel="web", openid="h" * 32)

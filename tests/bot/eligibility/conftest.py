@@ -9,8 +9,7 @@ import pytest
 
 from bot.eligibility import DEFAULT_RULES_DIR, load_rules
 from bot.services import build_services
-from nlu.process import RasaServer
-from tests.conftest import app_settings, free_port, private_corpus_database, running_app
+from tests.conftest import app_with_rasa, private_corpus_database
 
 # A province invented for the tests only (its figures exercise "passed"/"failed"; never shipped).
 TEST_PROVINCE = """
@@ -53,14 +52,10 @@ def rules_with_figures(rules_dir_with_figures):
 
 
 @pytest.fixture(scope="module")
-def services(corpus_index, rasa_layout, rasa_model, tmp_path_factory):
-    port = free_port()
+def services(corpus_index, shared_rasa, tmp_path_factory):
     url, sessions = private_corpus_database(corpus_index, tmp_path_factory.mktemp("eligibility-db"))
-    with RasaServer(rasa_model, rasa_layout, lawline_port=port) as rasa:
-        settings = app_settings(corpus_index, tmp_path_factory.mktemp("var"), LAWLINE_PORT=str(port),
-                                LAWLINE_ENGINE_TIMEOUT="10", LAWLINE_RASA_URL=rasa.url, LAWLINE_DATABASE_URL=url)
-        with running_app(settings, port) as base_url:
-            yield settings, sessions, base_url
+    with app_with_rasa(corpus_index, shared_rasa, tmp_path_factory.mktemp("var"), LAWLINE_DATABASE_URL=url) as settings:
+        yield settings, sessions, f"http://127.0.0.1:{shared_rasa.app_port}"
 
 
 @pytest.fixture
