@@ -23,18 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from corpus.numerals import cn_to_int, int_to_cn
 from retrieval.documents import Document, Filters, format_citation
 
 __all__ = [
     "Citation", "CitationResolver", "CitationTables", "Repeal", "Resolution", "Status", "article_label",
-    "load_citation_tables", "parse_numeral",
+    "load_citation_tables",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 _CN = "零〇一二两三四五六七八九十百千"
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_DIGITS = "零一二三四五六七八九"
 _NUMBER = rf"[0-9]+|[{_CN}]+"
 _ARTICLE = re.compile(
     rf"(?P<di>第)?(?P<n>{_NUMBER})条(?:之(?P<s>{_NUMBER}))?(?:第?(?P<p>{_NUMBER})款)?(?:第?(?P<i>{_NUMBER})项)?"
@@ -61,50 +59,16 @@ _DROP = re.compile(r"[《》〈〉<>\"'“”‘’「」『』()\[\]【】\s的
 Status = Literal["found", "repealed", "not_in_force", "excluded", "no_such_article", "unknown_law", "no_law"]
 
 
-def parse_numeral(text: str) -> int:
-    """``30`` or ``三十`` (or ``一千零六十七``) → int; ``ValueError`` for anything else."""
-    if not text:
-        raise ValueError("empty numeral")
-    if text.isdigit():
-        return int(text)
-    total, digit = 0, None
-    for char in text:
-        if char in _DIGITS:
-            digit = _DIGITS[char]
-        elif char in _UNITS:
-            total += (1 if digit is None else digit) * _UNITS[char]
-            digit = None
-        else:
-            raise ValueError(f"not a numeral: {text!r}")
-    return total + (digit or 0)
-
-
-def _cn(number: int) -> str:
-    """1067 → 一千零六十七, as statutes print article numbers."""
-    parts: list[str] = []
-    pending_zero = False
-    for unit_value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        digit = number // unit_value % 10
-        if digit == 0:
-            pending_zero = bool(parts)
-            continue
-        if pending_zero:
-            parts.append("零")
-            pending_zero = False
-        parts.append("十" if unit == "十" and digit == 1 and not parts else _CN_DIGITS[digit] + unit)
-    return "".join(parts)
-
-
 def article_label(number: int, suffix: int = 0) -> str:
     """``第一千零六十七条``, ``第三十条之一`` (``suffix`` is the 之X of an inserted article)."""
-    return f"第{_cn(number)}条" + (f"之{_cn(suffix)}" if suffix else "")
+    return f"第{int_to_cn(number)}条" + (f"之{int_to_cn(suffix)}" if suffix else "")
 
 
 def _label_key(label: str) -> tuple[int, int] | None:
     match = _LABEL.match(unicodedata.normalize("NFKC", label).strip())
     if not match:
         return None
-    return parse_numeral(match[1]), parse_numeral(match[2]) if match[2] else 0
+    return cn_to_int(match[1]), cn_to_int(match[2]) if match[2] else 0
 
 
 def normalize(text: str) -> str:
@@ -294,10 +258,10 @@ class CitationResolver:
             if not match["di"] and not (law and _plausible(match["n"])):
                 continue  # "30条" needs a law right before it ("民法典1067条"); "两条路" is no citation
             try:
-                number = parse_numeral(match["n"])
-                suffix = parse_numeral(match["s"]) if match["s"] else 0
-                paragraph = parse_numeral(match["p"]) if match["p"] else None
-                item = parse_numeral(match["i"]) if match["i"] else None
+                number = cn_to_int(match["n"])
+                suffix = cn_to_int(match["s"]) if match["s"] else 0
+                paragraph = cn_to_int(match["p"]) if match["p"] else None
+                item = cn_to_int(match["i"]) if match["i"] else None
             except ValueError:
                 continue
             if not 0 < number < 10000:

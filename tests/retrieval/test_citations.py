@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus.numerals import cn_to_int
 from retrieval.bench import citation_right, load_citations
 from retrieval.citations import (
     CitationResolver,
@@ -18,7 +19,6 @@ from retrieval.citations import (
     Repeal,
     article_label,
     load_citation_tables,
-    parse_numeral,
 )
 from retrieval.documents import Document, Filters, format_citation
 from retrieval.index import RetrievalIndex
@@ -33,12 +33,12 @@ LC = "中华人民共和国劳动合同法"
 
 def test_numerals_both_ways():
     for number in (1, 10, 11, 20, 30, 101, 110, 1000, 1067, 1260, 9999):
-        assert parse_numeral(article_label(number)[1:-1]) == number
-        assert parse_numeral(str(number)) == number
+        assert cn_to_int(article_label(number)[1:-1]) == number
+        assert cn_to_int(str(number)) == number
     assert article_label(1067) == "第一千零六十七条" and article_label(105) == "第一百零五条"
-    assert article_label(30, 1) == "第三十条之一" and parse_numeral("两") == 2
+    assert article_label(30, 1) == "第三十条之一" and cn_to_int("两") == 2
     with pytest.raises(ValueError):
-        parse_numeral("三十a")
+        cn_to_int("三十a")
 
 
 def test_the_team_set_covers_every_form_over_laws_in_the_corpus(corpus_retriever):
