@@ -9,6 +9,7 @@ the refusals); every response carries the security headers and a failure never d
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -18,13 +19,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.actions import build_executor
@@ -33,6 +33,7 @@ from bot.conversation import ConversationService
 from bot.eligibility.service import EligibilityService
 from bot.http_input import check_action_call, resident_refusal
 from bot.middleware import CALM_ERROR, CalmErrors, SecurityHeaders, csp_nonce
+from bot.web_chat import ChatPage, describe_turn
 from channels.client_address import TrustedProxies, client_address
 from channels.json_body import BodyRejected, optional, read_json_object
 from channels.ports import ChannelUser
@@ -45,12 +46,10 @@ if TYPE_CHECKING:
 __all__ = ["Services", "app_from_environment", "create_app", "webhook_secret"]
 
 log = logging.getLogger(__name__)
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_CHAT_BODY = 64 * 1024
 MAX_CHAT_TEXT = 5000
 # Rasa sends the whole tracker (every event of the conversation) with each call: bounded, but generously.
 MAX_ACTION_BODY = 16 * 1024 * 1024
-NONCE_MARK = "{{ csp_nonce }}"  # in chat.html, replaced by each response's script nonce
 # The web chat is public (the menu links to it): messages per minute per chat session and per client
 # address. The address limit is generous because residents behind one mobile carrier NAT share an address,
 # and it counts public addresses only. The address is the socket peer, unless LAWLINE_TRUSTED_PROXIES names
@@ -117,7 +116,7 @@ def create_app(build: Callable[[], Services], *, action_secret: str | None = Non
     one, every action call is refused.
     """
     state: dict[str, Any] = {}
-    chat_page = (TEMPLATES / "chat.html").read_text(encoding="utf-8")
+    chat_page = ChatPage()  # the page of the web chat; its history and live messages are bot.web_chat's routes
     expected = f"Bearer {action_secret}".encode() if action_secret else None
     if expected is None:
         log.warning("no action secret: /webhook refuses every call")
@@ -148,7 +147,7 @@ def create_app(build: Callable[[], Services], *, action_secret: str | None = Non
         return JSONResponse(result.model_dump(by_alias=True))
 
     async def chat_page_view(request: Request) -> Response:
-        return HTMLResponse(chat_page.replace(NONCE_MARK, csp_nonce(request)))
+        return chat_page.render(csp_nonce(request))
 
     async def chat_message(request: Request) -> Response:
         try:
@@ -165,7 +164,9 @@ def create_app(build: Callable[[], Services], *, action_secret: str | None = Non
             log.warning("web chat rate-limited")
             return _error(ChannelTexts().rate_limited, 429)
         replies = await services.conversation.respond(ChannelUser(channel="web", openid=session, unionid=None), text)
-        return JSONResponse({"session": session, "replies": replies})
+        # Beside the two fields outside checks read: what each reply is and the options offered (the page's).
+        shown = await asyncio.to_thread(describe_turn, services.conversation.sessions, session, replies)
+        return JSONResponse({"session": session, "replies": replies, **shown})
 
     async def health(_request: Request) -> Response:
         services: Services = state["services"]

@@ -14,31 +14,46 @@ __all__ = ["bench_dialogue", "bench_faults", "bench_multinode"]
 
 
 @click.command("faults")
-@click.option("--faults", "names", default=",".join(FAULTS), show_default=True,
-              help="Faults to run, in order, comma-separated.")
+@click.option("--faults", "names", default=None,
+              help=f"Faults to run, in order, comma-separated (of {','.join(FAULTS)}; default: all of them that "
+                   "the database and Redis allow).")
 @click.option("--residents", default=6, show_default=True, type=click.IntRange(1, 200),
               help="New residents writing at once in each phase.")
+@click.option("--database-url", default=None, metavar="URL",
+              help="The stack's database (default: LAWLINE_DATABASE_URL); restart_postgres needs the PostgreSQL "
+                   "of scripts/postgres.sh.")
+@click.option("--redis-url", default=None, metavar="URL",
+              help="The stack's Redis (default: LAWLINE_REDIS_URL); kill_redis needs the one of scripts/redis.sh.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
-def bench_faults(names: str, residents: int, as_json: bool) -> None:
-    """Residents write while WeChat refuses or stalls, Rasa or the app is killed; count what reaches them.
+def bench_faults(names: str | None, residents: int, database_url: str | None, redis_url: str | None,
+                 as_json: bool) -> None:
+    """Residents write while WeChat refuses or stalls, Rasa, the app or Redis is killed, PostgreSQL restarts.
 
     Starts `lawline serve` on free loopback ports with the configured database and index, behind a local
-    stand-in of the WeChat API. Target: 0 lost, 0 incomplete; duplicates only after wechat_slow.
+    stand-in of the WeChat API; counts what reaches the residents. Target: 0 lost, 0 incomplete; duplicates
+    only after wechat_slow.
     """
+    from bot.data_servers import DataServers
     from bot.faultbench import run_fault_bench
     from bot.settings import load_settings
 
     settings = load_settings()
-    faults = tuple(name.strip() for name in names.split(",") if name.strip())
+    servers = DataServers(database_url or settings.database_url, redis_url or settings.redis_url)
+    if names is None:
+        faults = tuple(fault for fault in FAULTS if servers.missing_for(fault) is None)
+    else:
+        faults = tuple(name.strip() for name in names.split(",") if name.strip())
     try:
-        result = run_fault_bench(settings.database_url, settings.var_dir, faults, residents)
+        result = run_fault_bench(servers.database_url or settings.database_url, settings.var_dir, faults, residents,
+                                 redis_url=servers.redis_url)
     except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo("fault          sent  answered  lost  incomplete  duplicated  pushes  slowest s  deliveries")
+    click.echo("fault             sent  answered  lost  incomplete  duplicated  pushes  slowest s  deliveries"
+               "  fallback")
     for row in result["faults"]:
-        click.echo(f"{row['fault']:<13} {row['sent']:>5} {row['answered']:>9} {row['lost']:>5} "
+        click.echo(f"{row['fault']:<16} {row['sent']:>5} {row['answered']:>9} {row['lost']:>5} "
                    f"{row['incomplete_parts']:>11} {row['duplicated']:>11} {row['pushes']:>7} {row['slowest_s']:>10} "
-                   f"{row['deliveries']:>11}")
+                   f"{row['deliveries']:>11} {row['fallback']:>9}")
     if as_json:
         click.echo(json.dumps(result))
 

@@ -96,6 +96,16 @@ def _after_answer(buttons: list[dict[str, str]]) -> bool:
     return any(str(b.get("payload", "")).startswith("/details") for b in buttons)
 
 
+def _last_buttons(session: Session, conversation_id: int) -> list[dict[str, str]]:
+    """The buttons of Lawline's own last reply (a person's reply shown since does not take them away)."""
+    recent = session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.direction == "out")
+        .order_by(Message.id.desc()).limit(5)
+    ).all()
+    last = next((m for m in recent if not (m.meta or {}).get("delivered")), None)
+    return list((last.meta or {}).get("buttons") or []) if last is not None else []
+
+
 def follow_up_payload(text: str) -> str:
     """``/follow_up{"said": …}``: the intent, with the resident's words (braces removed: Rasa's payload syntax)."""
     said = text.strip().replace("{", "（").replace("}", "）")[:MAX_ENGINE_CHARS // 2]
@@ -185,9 +195,8 @@ class ConversationService:
                     replies = [*replies, desk.postscript]
                 if desk.meta:
                     meta = {**meta, **desk.meta}
-        replies = waiting + replies
-        await asyncio.to_thread(self._record_out, conversation_id, user, replies, engine, meta, receipt)
-        return replies
+        await asyncio.to_thread(self._record_out, conversation_id, user, replies, engine, meta, receipt, waiting)
+        return waiting + replies
 
     async def _ask(self, key: str, text: str, *, in_step: bool = False,
                    said: str | None = None) -> tuple[list[str], str, dict[str, Any]]:
@@ -268,21 +277,21 @@ class ConversationService:
                 session.flush()
             else:
                 conversation.last_seen_at = func.now()
-            last = session.scalar(
-                select(Message).where(Message.conversation_id == conversation.id, Message.direction == "out")
-                .order_by(Message.id.desc()).limit(1)
-            )
-            buttons = list((last.meta or {}).get("buttons") or []) if last is not None else []
+            buttons = _last_buttons(session, conversation.id)
             session.add(Message(conversation_id=conversation.id, direction="in", channel=user.channel, text=text,
                                 meta={}))
             return conversation.id, buttons
 
     def _record_out(self, conversation_id: int, user: ChannelUser, replies: list[str], engine: str,
-                    meta: dict[str, Any], receipt: Receipt | None) -> None:
+                    meta: dict[str, Any], receipt: Receipt | None, delivered: list[str] | None = None) -> None:
+        """Record Lawline's replies, after ``delivered``: a person's replies that waited (not the bot's answer)."""
         with self.sessions.begin() as session:
+            for text in delivered or ():
+                session.add(Message(conversation_id=conversation_id, direction="out", channel=user.channel,
+                                    text=text, engine="handoff", meta={"delivered": True}))
             for reply in replies:
                 session.add(Message(conversation_id=conversation_id, direction="out", channel=user.channel,
                                     text=reply, engine=engine, meta=meta))
             if receipt is not None:
-                hold_replies(session, user, receipt, replies,
+                hold_replies(session, user, receipt, [*(delivered or ()), *replies],
                              self.handoff.clock() if self.handoff is not None else utc_now())

@@ -11,12 +11,21 @@ push, through the outbox and the faults. While they write, the fault is injected
   500, errcode −1);
 - ``wechat_slow``: a push is delivered but WeChat's "ok" comes after the app's 10 s client timeout;
 - ``kill_rasa``: ``kill -9`` of the Rasa server (the supervisor restarts it; retrieval answers meanwhile);
-- ``kill_app``: ``kill -9`` of the app process once it has recorded a message and works on it, then a restart.
+- ``kill_app``: ``kill -9`` of the app process once it has recorded a message and works on it, then a restart;
+- ``kill_redis``: ``kill -9`` of Redis (the app's shared store: heartbeats, the access token; Rasa's locks)
+  once the app works on the questions, and again while the articles are pushed; it comes back empty a second
+  later (``scripts/redis.sh``);
+- ``restart_postgres``: PostgreSQL restarted in fast mode (every session cut; the app's and Rasa's tracker
+  database) at the same two moments (``scripts/postgres.sh``).
+
+The last two need the stack on the scripts' PostgreSQL and Redis (``bot.data_servers``); with them the stack
+keeps Rasa's tracker and locks there too, as deploy/lawline.env.example does.
 
 Once the stack's outbox is empty, each resident writes once more (a 45015 holds what was refused until they
 do). Per phase the bench prints the messages sent, answered (a part of its stored answer reached the
 resident), lost (none did, or no answer was stored), incomplete (parts that never arrived), duplicated (a
-text that arrived twice), the pushes, and the slowest first text. The stored answers are read from the
+text that arrived twice), the pushes, the slowest first text, and fallback (answers from retrieval alone, with
+the note that the dialogue engine was unavailable). The stored answers are read from the
 stack's own database (``handoff_deliveries``, by message).
 Target: 0 lost, 0 incomplete; duplicates only after ``wechat_slow``, one per timeout at most.
 """
@@ -40,15 +49,20 @@ import httpx
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
+from bot.answers import load_reply_texts
+from bot.data_servers import DataServers, ensure_rasa_database, rasa_stores_env
 from bot.loadbench import random_key, start_stack, wait_ready
 from channels.simulator import CallbackSimulator, WeChatApiStandIn
 from channels.storage import channel_inbox
 from handoff.models import Delivery
 from nlu.process import free_port
 
-__all__ = ["FAULTS", "run_fault_bench"]
+__all__ = ["FAULTS", "SERVER_FAULTS", "run_fault_bench"]
 
-FAULTS = ("none", "wechat_45015", "wechat_500", "wechat_busy", "wechat_slow", "kill_rasa", "kill_app")
+FAULTS = ("none", "wechat_45015", "wechat_500", "wechat_busy", "wechat_slow", "kill_rasa", "kill_app", "kill_redis",
+          "restart_postgres")
+SERVER_FAULTS = ("kill_redis", "restart_postgres")
+REDIS_DOWN_SECONDS = 1.0
 
 # Written by the team for this bench (not from any evaluation set); most get a card answer of two parts.
 QUESTIONS = (
@@ -181,8 +195,19 @@ async def _settle(api: WeChatApiStandIn, people: list[_Resident], database: str,
         await asyncio.sleep(0.5)
 
 
+async def _hurt(fault: str, servers: DataServers) -> None:
+    """The server fault, in a thread (residents keep writing meanwhile)."""
+    if fault == "kill_redis":
+        await asyncio.to_thread(servers.kill_redis)
+        await asyncio.sleep(REDIS_DOWN_SECONDS)
+        await asyncio.to_thread(servers.start_redis)
+    elif fault == "restart_postgres":
+        await asyncio.to_thread(servers.restart_postgres)
+
+
 async def _phase(fault: str, stack: _Stack, sim: CallbackSimulator, api: WeChatApiStandIn, database: str,
-                 appid: str, residents: int, counter: list[int]) -> dict[str, Any]:
+                 appid: str, residents: int, counter: list[int], servers: DataServers,
+                 degraded_note: str) -> dict[str, Any]:
     people = []
     for n in range(residents):
         counter[0] += 2
@@ -208,6 +233,9 @@ async def _phase(fault: str, stack: _Stack, sim: CallbackSimulator, api: WeChatA
             await _until_working(database, [r.openid for r in people])  # recorded, not yet answered
             stack.kill_app()
             stack.restart()
+        if fault in SERVER_FAULTS:
+            await _until_working(database, [r.openid for r in people])
+            await _hurt(fault, servers)
         await sending
         if fault == "kill_app":
             stack.ready()
@@ -222,7 +250,11 @@ async def _phase(fault: str, stack: _Stack, sim: CallbackSimulator, api: WeChatA
         counts = {"wechat_45015": residents, "wechat_slow": 2}
         if fault in injected:
             api.fail_next(injected[fault], counts.get(fault, residents * 4))
-        await asyncio.gather(*(ask(r, "1", r.msg_ids[1], False) for r in people))
+        articles = asyncio.gather(*(ask(r, "1", r.msg_ids[1], False) for r in people))
+        if fault in SERVER_FAULTS:  # again while the articles are prepared and pushed
+            await asyncio.sleep(0.3)
+            await _hurt(fault, servers)
+        await articles
         await _settle(api, people, database, keys)
         for r in people:  # the resident writes again: anything held for them comes with the reply
             counter[0] += 1
@@ -235,7 +267,7 @@ async def _phase(fault: str, stack: _Stack, sim: CallbackSimulator, api: WeChatA
         if r.first_at is None and pushed:
             r.first_at = pushed[0][1]
     parts, _, allowed = _stored(database, keys, tuple(r.openid for r in people))
-    answered = lost = incomplete = duplicated = 0
+    answered = lost = incomplete = duplicated = fallback = 0
     for r in people:
         received = "\n\n".join([*r.texts, r.followup or ""])
         for msg_id in r.msg_ids:
@@ -243,6 +275,7 @@ async def _phase(fault: str, stack: _Stack, sim: CallbackSimulator, api: WeChatA
             arrived = [part for part in stored if part in received]
             answered += bool(arrived)
             lost += not arrived
+            fallback += any(part.startswith(degraded_note) for part in stored)
             incomplete += len(stored) - len(arrived) if arrived else 0
         # A text pushed more often than the outbox holds it (two answers may rightly read the same).
         times = Counter(api.pushed_to(r.openid))
@@ -251,18 +284,24 @@ async def _phase(fault: str, stack: _Stack, sim: CallbackSimulator, api: WeChatA
     return {"fault": fault, "sent": 2 * residents, "answered": answered, "lost": lost,
             "incomplete_parts": incomplete, "duplicated": duplicated, "pushes": sum(len(api.pushed_to(r.openid))
                                                                                    for r in people),
-            "slowest_s": round(slowest, 1), "deliveries": sum(r.deliveries for r in people)}
+            "slowest_s": round(slowest, 1), "deliveries": sum(r.deliveries for r in people), "fallback": fallback}
 
 
 def run_fault_bench(database_url: str, var_dir: Path, faults: tuple[str, ...] = FAULTS, residents: int = 6,
-                    startup_timeout: float = 600.0, base_env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Start the stack on the configured database, run each fault phase, stop it; one result per fault.
+                    startup_timeout: float = 600.0, base_env: Mapping[str, str] | None = None,
+                    redis_url: str | None = None) -> dict[str, Any]:
+    """Start the stack on ``database_url`` (and ``redis_url``), run each fault phase, stop it; one result per fault.
 
-    ``base_env``: the environment the stack's settings come from (default: this process's).
+    ``base_env``: the environment the stack's settings come from (default: this process's). Both servers are
+    left running, whatever a fault did to them.
     """
     unknown = [f for f in faults if f not in FAULTS]
     if unknown:
         raise ValueError(f"unknown faults: {', '.join(unknown)} (known: {', '.join(FAULTS)})")
+    servers = DataServers(database_url, redis_url)
+    missing = [reason for fault in faults if fault in SERVER_FAULTS and (reason := servers.missing_for(fault))]
+    if missing:
+        raise ValueError("; ".join(missing))
     api = WeChatApiStandIn()
     api.start()
     log = var_dir / "bench" / "faults-serve.log"
@@ -277,6 +316,12 @@ def run_fault_bench(database_url: str, var_dir: Path, faults: tuple[str, ...] = 
            "LAWLINE_WECHAT_APPID": appid, "LAWLINE_WECHAT_APPSECRET": random_key(string.ascii_letters, 32),
            "LAWLINE_WECHAT_AES_KEY": aes_key, "LAWLINE_WECHAT_API_BASE": api.base_url, "LAWLINE_LOG_LEVEL": "WARNING"}
     env.pop("LAWLINE_RASA_URL", None)
+    env["LAWLINE_DATABASE_URL"] = database_url
+    if redis_url:
+        env["LAWLINE_REDIS_URL"] = redis_url
+    if any(fault in SERVER_FAULTS for fault in faults):  # Rasa's tracker and locks on the servers hurt
+        ensure_rasa_database(database_url)
+        env.update(rasa_stores_env(database_url, redis_url))
     stack = _Stack(env, f"http://127.0.0.1:{port}", log, startup_timeout)
     results = []
     try:
@@ -284,10 +329,13 @@ def run_fault_bench(database_url: str, var_dir: Path, faults: tuple[str, ...] = 
         sim = CallbackSimulator(token, appid, aes_key)
         counter = [int(time.time()) * 1000]
         for fault in faults:
-            if fault == "kill_rasa":
-                stack.ready()  # Rasa is up before it is killed
-            results.append(asyncio.run(_phase(fault, stack, sim, api, database_url, appid, residents, counter)))
+            if fault in ("kill_rasa", *SERVER_FAULTS):
+                stack.ready()  # Rasa is up before it is killed or its stores are
+            results.append(asyncio.run(_phase(fault, stack, sim, api, database_url, appid, residents, counter,
+                                              servers, load_reply_texts().degraded_note)))
     finally:
         stack.stop()
         api.stop()
+        if any(fault in SERVER_FAULTS for fault in faults):
+            servers.ensure_running()
     return {"residents_per_fault": residents, "faults": results, "log": str(log)}

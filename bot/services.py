@@ -31,6 +31,7 @@ from bot.outbox import AnswerOutbox
 from bot.privacy import RetentionWorker, rasa_tracker
 from bot.reloading import LiveFiles, Watched
 from bot.settings import Settings
+from bot.web_chat import web_chat_routes
 from channels.background import BackgroundTasks
 from channels.inbox import Heartbeat, Inbox
 from channels.mini_program import MiniProgramConfig, mini_program_routes
@@ -121,6 +122,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     routes += build_console(settings, sessions, composer, rasa, extra_routes=adviser_routes(handoff)).routes
     routes += eligibility_routes(eligibility)  # the pre-application page, /eligibility/<token>
     routes += metrics_routes(sessions, settings.metrics_token, settings.trusted_proxies)  # Prometheus
+    routes += web_chat_routes(sessions, handoff.desk.clock)  # the web chat's history and a person's replies, live
 
     async def health() -> dict[str, Any]:
         try:

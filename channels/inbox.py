@@ -8,8 +8,9 @@ for events), written before anything else, with the process that works on it:
 - a retry finds the row: ``replied`` → the same passive reply; ``working`` under a live owner → wait a
   little, then ``success`` (the owner pushes the answer); ``working`` under a dead owner → the retry takes
   the row over (one atomic UPDATE on the old owner) and answers it;
-- ``orphans()`` lists the unfinished rows of dead owners: the channel's sweeper (on start, then every few
-  seconds) takes them over and answers by push.
+- ``orphans()`` lists the unfinished rows of dead owners, and this process's own that it no longer works on
+  (``busy``: its work failed in an outage of the database or Redis): the channel's sweeper (on start, then
+  every few seconds) takes them over and answers by push.
 
 A process is alive while its heartbeat key (``proc:<owner>`` in the shared ``KeyValueStore``) exists; it is
 refreshed every ``beat_seconds`` and expires after ``lease_seconds``. On the owner's own host a dead pid is
@@ -26,10 +27,11 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from channels.storage import CHANNEL_METADATA, KeyValueStore, channel_inbox
@@ -90,9 +92,13 @@ class Heartbeat:
         while True:
             try:
                 await self.beat()
-            except Exception as exc:  # the store is down: the next beat tries again
+                pause = self.beat_seconds
+            except Exception as exc:
+                # The store is down, or back empty after a crash: beat again soon, before the lease runs out
+                # and another node takes this process's work for a dead one's.
                 log.warning("heartbeat not written: %s", type(exc).__name__)
-            await asyncio.sleep(self.beat_seconds)
+                pause = min(0.5, self.beat_seconds)
+            await asyncio.sleep(pause)
 
     async def aclose(self) -> None:
         """Stop beating and say so: what this process still owns is taken over at once."""
@@ -192,13 +198,20 @@ class Inbox:
 
         await asyncio.to_thread(run)
 
-    async def orphans(self, older_than: dt.timedelta = dt.timedelta(0), limit: int = 50) -> list[InboxRow]:
-        """Unfinished rows, first delivered before ``older_than`` ago, whose owner is dead."""
+    async def orphans(self, older_than: dt.timedelta = dt.timedelta(0), limit: int = 50, *,
+                      busy: Collection[str] | None = None) -> list[InboxRow]:
+        """Unfinished rows, first delivered before ``older_than`` ago, whose owner is dead.
+
+        With ``busy`` (the keys this process works on now) also this process's own rows that are not busy.
+        """
+        mine = (channel_inbox.c.owner == self.owner) & channel_inbox.c.key.not_in(list(busy)) if busy is not None \
+            else false()
+
         def rows() -> list[InboxRow]:
             with self._engine.connect() as connection:
                 found = connection.execute(
                     select(channel_inbox.c.key).where(channel_inbox.c.state.in_(("working", "pushing")),
-                                                      channel_inbox.c.owner != self.owner,
+                                                      (channel_inbox.c.owner != self.owner) | mine,
                                                       channel_inbox.c.created_at < _now() - older_than)
                     .order_by(channel_inbox.c.created_at).limit(limit)).scalars().all()
             return [row for key in found if (row := self._get(key)) is not None]
@@ -207,6 +220,9 @@ class Inbox:
         verdicts: dict[str, bool] = {}
         orphaned = []
         for row in candidates:
+            if row.owner == self.owner:
+                orphaned.append(row)
+                continue
             if row.owner not in verdicts:
                 verdicts[row.owner] = await self.heartbeat.alive(row.owner)
             if not verdicts[row.owner]:

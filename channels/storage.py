@@ -276,10 +276,18 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "lawline:") -> RedisStore:
-        """Connect lazily to ``url`` (``redis://host:port/db``); close with ``aclose``."""
-        from redis.asyncio import Redis
+        """Connect lazily to ``url`` (``redis://host:port/db``); close with ``aclose``.
 
-        return cls(Redis.from_url(url, decode_responses=True), prefix)
+        A command on a pooled connection that Redis dropped (a restart) reconnects and is sent again, up to
+        three times within about a second: otherwise every stale connection of the pool failed one call each.
+        """
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        return cls(Redis.from_url(url, decode_responses=True, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                                  retry_on_error=[ConnectionError, TimeoutError]), prefix)
 
     def _key(self, key: str) -> str:
         return self._prefix + key

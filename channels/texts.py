@@ -60,6 +60,26 @@ _MENU_REPLIES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# What the web chat page (/chat, bot.web_chat) says around the conversation: its buttons, the indicator while
+# an answer is coming, its errors.
+_WEB_CHAT: Mapping[str, str] = MappingProxyType(
+    {
+        "thinking": "正在查…",
+        "rate_question": "这个回答有用吗？",
+        "rate_up": "👍 有用",
+        "rate_down": "👎 没用",
+        "thanks_up": "谢谢您的反馈！",
+        "thanks_down": "谢谢，我们会改进这个回答。",
+        "options_hint": "点一下就能回复，也可以直接打数字：",
+        "staff": "工作人员",
+        "large_on": "大字",
+        "large_off": "标准字",
+        "error": "出了点问题，请稍后再试，或直接拨打 12348。",
+        "offline": "网络不太好，消息没有发出去。请稍后再试，或直接拨打 12348。",
+        "not_found": "没有找到这段对话（可能已经过了保存期限）。请直接发消息重新开始；着急的话请拨打 12348。",
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelTexts:
@@ -68,7 +88,7 @@ class ChannelTexts:
     ``menu_replies`` maps a menu key to the text sent when it is clicked. ``menu_prompts`` maps a menu key
     to a text handed to the ``Conversation`` as if the resident had typed it (it wins over
     ``menu_replies``), e.g. ``{MENU_LEGAL_AID: "法律援助自测"}`` to start the legal-aid form. ``too_long``
-    may contain ``{limit}`` (the number of characters accepted).
+    may contain ``{limit}`` (the number of characters accepted). ``web_chat``: the web chat page's own words.
     """
 
     welcome: str = _WELCOME
@@ -84,6 +104,7 @@ class ChannelTexts:
     service_error: str = "抱歉，系统暂时出了点问题，请稍后再试，或者直接拨打12348热线（7×24小时）咨询。"
     menu_replies: Mapping[str, str] = field(default_factory=lambda: _MENU_REPLIES)
     menu_prompts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    web_chat: Mapping[str, str] = field(default_factory=lambda: _WEB_CHAT)
 
     def too_long_for(self, limit: int) -> str:
         """``too_long`` with the limit filled in."""

@@ -6,7 +6,9 @@ message is a row in ``handoff_deliveries``; the worker sends them while the wind
 counts what was sent since the resident last wrote, once per row. The last message the quota allows is a
 notice asking the resident to reply; everything after it, and everything once the window has closed, is
 ``held`` and handed over with the resident's next message (``take_for_inbound``). The web chat cannot be
-pushed to: its replies wait for the next message the same way.
+pushed to: its replies wait for the next message the same way, unless its page is open and listening
+(``take_live``: the page's event stream takes them as they come, ``bot.web_chat``). Either way a row is taken
+once: both take it under a row lock (PostgreSQL) and only while it still waits.
 
 The bot's answers (``hold_answer``, written in the same transaction as the answer) start ``awaiting``:
 the official account takes the first part as its passive reply (``take_passive``) and releases the rest
@@ -15,7 +17,9 @@ the official account takes the first part as its passive reply (``take_passive``
 Outcomes: WeChat's refusals hold the rest; busy or network trouble before sending is retried with
 backoff; a send that went out with no answer back (``DeliveryUnknown``: a read timeout) is retried once
 per such timeout — a resident gets every message and, in the worst case, one copy more per timeout —
-and counted against the quota only the first time.
+and counted against the quota only the first time. What a send's outcome writes is retried through a
+database outage (``record_patiently``, within the lease): a message WeChat took is never sent again because
+PostgreSQL was restarting when the worker noted it.
 """
 
 from __future__ import annotations
@@ -24,23 +28,27 @@ import asyncio
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from handoff._db import rowcount
+from handoff._db import record_patiently, rowcount
 from handoff._worker import Worker
 from handoff.errors import DeliveryRefused, DeliveryUnknown
 from handoff.models import Delivery, ResidentProfile
 from handoff.ports import Clock, ResidentMessenger, aware, utc_now
 from handoff.residents import profile
 
-__all__ = ["CS_QUOTA", "CS_WINDOW", "DeliveryWorker", "enqueue_delivery", "has_answer", "hold_answer", "release_answer",
-           "take_for_inbound", "take_passive"]
+__all__ = ["CS_QUOTA", "CS_WINDOW", "DeliveryWorker", "LiveDelivery", "enqueue_delivery", "has_answer", "hold_answer",
+           "release_answer", "take_for_inbound", "take_live", "take_passive"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 CS_WINDOW = dt.timedelta(hours=48)
 CS_QUOTA = 5
 
@@ -67,7 +75,7 @@ def take_for_inbound(session: Session, key: str, channel: str | None, openid: st
     waiting = session.scalars(
         select(Delivery).where(Delivery.conversation_key == key, Delivery.state.in_(("held", "pending")),
                                (Delivery.lease_until.is_(None)) | (Delivery.lease_until < now))
-        .order_by(Delivery.id)
+        .order_by(Delivery.id).with_for_update()  # an open web chat may be taking them now (take_live)
     ).all()
     texts = []
     for delivery in waiting:
@@ -77,6 +85,42 @@ def take_for_inbound(session: Session, key: str, channel: str | None, openid: st
         if delivery.kind != "notice":
             texts.append(delivery.text)
     return texts
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDelivery:
+    """A message an open web chat shows: ``new`` when taken just now (the caller records it as said)."""
+
+    id: int
+    kind: str
+    text: str
+    new: bool
+
+
+def take_live(session: Session, key: str, now: dt.datetime, *, after: int = 0) -> list[LiveDelivery]:
+    """An open web chat listens: what waits for the resident, taken (sent ``live``), in order (caller's transaction).
+
+    Also what was taken live already with an id above ``after``: a page that lost its stream (or a second
+    tab) asks again with the last id it showed, and gets what it missed; the page drops ids it has shown.
+    """
+    rows = session.scalars(
+        select(Delivery).where(
+            Delivery.conversation_key == key, Delivery.kind != "notice",
+            (Delivery.state.in_(("held", "pending")) & (Delivery.lease_until.is_(None) | (Delivery.lease_until < now)))
+            | ((Delivery.state == "sent") & (Delivery.via == "live") & (Delivery.id > after)))
+        .order_by(Delivery.id).with_for_update()
+    ).all()
+    shown = []
+    for row in rows:
+        if row.state == "sent":
+            shown.append(LiveDelivery(row.id, row.kind, row.text, False))
+            continue
+        taken = rowcount(session.execute(
+            update(Delivery).where(Delivery.id == row.id, Delivery.state.in_(("held", "pending")))
+            .values(state="sent", via="live", sent_at=now).execution_options(synchronize_session=False)))
+        if taken:
+            shown.append(LiveDelivery(row.id, row.kind, row.text, True))
+    return shown
 
 
 def hold_answer(session: Session, key: str, message_key: str, parts: list[str], now: dt.datetime,
@@ -182,12 +226,16 @@ class DeliveryWorker(Worker):
         by_key: dict[str, list[_Job]] = defaultdict(list)
         for job in jobs:
             by_key[job.key].append(job)
-        await asyncio.gather(*(self._send_resident(key, items) for key, items in by_key.items()))
+        outcomes = await asyncio.gather(*(self._send_resident(key, items) for key, items in by_key.items()),
+                                        return_exceptions=True)
+        for outcome in outcomes:  # the others' sends went on; these rows wait for their lease to lapse
+            if isinstance(outcome, Exception):
+                log.error("deliveries of one resident failed: %s", type(outcome).__name__)
         return len(jobs)
 
     async def _send_resident(self, key: str, jobs: list[_Job]) -> None:
         for index, job in enumerate(jobs):
-            decision, channel, openid = await asyncio.to_thread(self._window, key)
+            decision, channel, openid = await self._record(self._window, key)
             if decision == "hold" or channel is None or openid is None or self.messenger is None:
                 await asyncio.to_thread(self._hold, [j.id for j in jobs[index:]], "window_closed")
                 return
@@ -195,26 +243,30 @@ class DeliveryWorker(Worker):
                 # One message left before the quota: ask the resident to write; the replies wait for them.
                 try:
                     await self.messenger.send_text(channel, openid, self.window_notice)
-                    await asyncio.to_thread(self._count, key)
+                    await self._record(self._count, key)
                 except Exception as exc:
                     log.warning("window notice not sent: %s", type(exc).__name__)
-                await asyncio.to_thread(self._hold, [j.id for j in jobs[index:]], "quota")
+                await self._record(self._hold, [j.id for j in jobs[index:]], "quota")
                 return
             try:
                 await self.messenger.send_text(channel, openid, job.text)
             except DeliveryRefused as exc:
-                await asyncio.to_thread(self._refused, key, [j.id for j in jobs[index:]], exc.reason)
+                await self._record(self._refused, key, [j.id for j in jobs[index:]], exc.reason)
                 return
             except DeliveryUnknown:
                 log.warning("delivery %d: sent, no answer back; sent once more later", job.id)
-                await asyncio.to_thread(self._unknown, job, key)
-                await asyncio.to_thread(self._retry, jobs[index + 1:], job)
+                await self._record(self._unknown, job, key)
+                await self._record(self._retry, jobs[index + 1:], job)
                 return
             except Exception as exc:  # busy or network: retry later, keep the order
                 log.warning("delivery %d failed (%s); will retry", job.id, type(exc).__name__)
-                await asyncio.to_thread(self._retry, [j for j in jobs[index:]])
+                await self._record(self._retry, [j for j in jobs[index:]])
                 return
-            await asyncio.to_thread(self._sent, job, key)
+            await self._record(self._sent, job, key)
+
+    async def _record(self, call: Callable[..., T], *args: Any) -> T:
+        """A read or an outcome's write, through a database outage of at most two thirds of the lease."""
+        return await record_patiently(partial(call, *args), self.lease.total_seconds() * 2 / 3)
 
     # -- database (worker threads) ---------------------------------------------------------------------
     def _claim(self) -> list[_Job]:

@@ -136,7 +136,7 @@ class Delivery(HandoffBase):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    via: Mapped[str | None] = mapped_column(String(20))  # customer_service | passive
+    via: Mapped[str | None] = mapped_column(String(20))  # customer_service | passive | live (an open web chat)
     counted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_error: Mapped[str | None] = mapped_column(String(200))
 

@@ -3,11 +3,15 @@
 #
 #   scripts/postgres.sh start   install if needed, init var/postgres, start on 127.0.0.1:$LAWLINE_PG_PORT
 #   scripts/postgres.sh url     print the SQLAlchemy URL of the test database
+#   scripts/postgres.sh restart restart it in fast mode (sessions cut, as a restart in production); start if stopped
+#   scripts/postgres.sh status  exit 0 when the server runs
 #   scripts/postgres.sh stop    stop the server
+#
+# LAWLINE_PG_PORT and LAWLINE_PG_DATA (default var/postgres) choose another server, e.g. one a benchmark restarts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${LAWLINE_PG_PORT:-55432}"
-data="$PWD/var/postgres"
+data="${LAWLINE_PG_DATA:-$PWD/var/postgres}"
 url="postgresql+psycopg://lawline:lawline@127.0.0.1:${port}/lawline_test"
 
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
@@ -22,6 +26,13 @@ install() {
     fi
 }
 
+options() { echo "-c listen_addresses=127.0.0.1 -p $port -k /tmp -c fsync=off"; }
+
+running() {
+    local bin; bin="$(bindir)"
+    [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1
+}
+
 start() {
     install
     local bin; bin="$(bindir)"
@@ -30,9 +41,8 @@ start() {
     if [ ! -f "$data/PG_VERSION" ]; then
         as_postgres "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
-    if ! as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-        as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k /tmp -c fsync=off" start >/dev/null
+    if ! running; then
+        as_postgres "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 -o "$(options)" start >/dev/null
     fi
     local psql=("$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qtA)
     if [ -z "$("${psql[@]}" -c "select 1 from pg_roles where rolname='lawline'")" ]; then
@@ -49,9 +59,26 @@ stop() {
     [ -n "$bin" ] && [ -f "$data/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null || true
 }
 
+restart() {
+    if running; then
+        local serving; serving="$(sed -n 4p "$data/postmaster.pid" 2>/dev/null || true)"
+        if [ "$serving" != "$port" ]; then
+            echo "postgres: the server in $data listens on ${serving:-?}, not $port (set LAWLINE_PG_DATA)" >&2
+            exit 1
+        fi
+        as_postgres "$(bindir)/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 -m fast -o "$(options)" \
+            restart >/dev/null
+        echo "$url"
+    else
+        start
+    fi
+}
+
 case "${1:-start}" in
     start) start ;;
+    restart) restart ;;
+    status) running ;;
     stop) stop ;;
     url) echo "$url" ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    *) echo "usage: $0 start|restart|status|stop|url" >&2; exit 2 ;;
 esac

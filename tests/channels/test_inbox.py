@@ -65,3 +65,14 @@ async def test_finished_rows_forget_the_text_and_are_purged_after_a_day(engine):
         connection.execute(update(channel_inbox).values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2)))
     assert await inbox.purge() == 1
     assert await inbox.get("m3") is None
+
+
+async def test_its_own_rows_it_no_longer_works_on_are_orphans_too(engine):
+    """Work that failed in an outage (the database or Redis gone mid-answer) is found by the owner's sweeper."""
+    inbox = _process(engine)
+    await inbox.heartbeat.beat()
+    for key in ("m1", "m2"):
+        assert await inbox.claim(key, "official_account", "o-1", "ask", "工钱怎么要") is None
+    assert await inbox.orphans() == [], "without busy keys, a live process's own rows are its own business"
+    assert [row.key for row in await inbox.orphans(busy={"m1"})] == ["m2"]
+    assert await inbox.take_over((await inbox.orphans(busy=set()))[0]), "taken over from itself"

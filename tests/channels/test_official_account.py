@@ -454,6 +454,29 @@ async def test_conversation_failure_gets_the_calm_service_text(standin, caplog):
 # -- message kinds -------------------------------------------------------------------------------------
 
 
+class FlakyConversation(ScriptedConversation):
+    """Refuses the first ``outages`` calls as a database that is restarting does (connection refused)."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    async def respond(self, user: ChannelUser, text: str, receipt: Receipt | None = None) -> list[str]:
+        if self.outages:
+            self.outages -= 1
+            self.calls.append((user, text))
+            raise ConnectionRefusedError("the database is restarting")
+        return await super().respond(user, text, receipt)
+
+
+async def test_an_answer_asked_during_a_database_restart_is_asked_again_not_given_up(standin):
+    conversation = FlakyConversation(outages=2)
+    async with official_account(standin, conversation, passive_reply_seconds=2.0) as oa:
+        reply = oa.reply_of(await oa.post(text_xml("工地上受伤了老板不管")))
+    assert reply["Content"] == "答复：工地上受伤了老板不管", "the answer, not the service-error text"
+    assert len(conversation.calls) == 3
+
+
 async def test_voice_uses_its_recognition(standin):
     conversation = ScriptedConversation()
     async with official_account(standin, conversation) as oa:
