@@ -1,4 +1,8 @@
-"""``lawline bench faults``, ``multinode`` and ``dialogue``: the whole stack under faults, on two nodes, talking."""
+"""``lawline bench``: every benchmark command (results go to docs/BENCHMARKS.md).
+
+Retrieval, intent, load, eligibility and handoff here, with the whole stack under faults, on two nodes and in
+conversation; the danger and card-scope benches come from their own modules.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,195 @@ from typing import Any
 
 import click
 
+from bot.cli_context import RULES_OPTION, CliContext, load_eligibility_rules, pass_context
+from bot.danger_cli import bench_danger
 from bot.faultbench import FAULTS
+from bot.scope_bench import bench_cards
 
-__all__ = ["bench_dialogue", "bench_faults", "bench_multinode"]
+__all__ = ["bench"]
+
+
+@click.group()
+def bench() -> None:
+    """Speed and quality benchmarks (results go to docs/BENCHMARKS.md)."""
+
+
+@bench.command("retrieval")
+@click.option("--corpus", "corpus_file", required=True, type=click.Path(exists=True, path_type=Path),
+              help='JSONL lines {"id", "law", "article_no", "text"}, or a corpus folder (corpus/data) indexed as '
+                   "production indexes it.")
+@click.option("--queries", "queries_file", type=click.Path(exists=True, path_type=Path),
+              help='JSONL lines {"id", "query", "relevant": [ids]}.')
+@click.option("--citations", "citations_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL lines {"query", "context", "law", "article"}: the share found at rank 1 '
+                   "(tests/data/retrieval/citations.jsonl).")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the metrics.")
+@click.option("--model", help="Embedding model (default LAWLINE_EMBEDDING_MODEL).")
+@click.option("--dense-weight", type=click.FloatRange(0, 1), help="Override the fusion weight (for ablations).")
+@pass_context
+def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | None, citations_file: Path | None,
+                    top: int, as_json: bool, model: str | None, dense_weight: float | None) -> None:
+    """Index a corpus with the production pipeline and report recall@k, MRR@10, latency, build time, RSS.
+
+    With --citations, also the share of citation forms whose exact article comes first.
+    """
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from bot.benchmarks import load_bench_corpus
+    from bot.indexing import DEFAULT_FUSION, analyzer_info, folder_documents
+    from corpus.errors import CorpusError
+    from retrieval.bench import BenchError, load_citations, load_queries, run_retrieval_bench
+    from retrieval.dense import load_encoder
+    from retrieval.text import load_analyzer
+
+    if queries_file is None and citations_file is None:
+        raise click.UsageError("give --queries, --citations or both")
+    model_id = model or ctx.settings.embedding_model
+    fusion = DEFAULT_FUSION if dense_weight is None else dataclasses.replace(DEFAULT_FUSION, dense_weight=dense_weight)
+    try:
+        docs = folder_documents(corpus_file) if corpus_file.is_dir() else load_bench_corpus(corpus_file)
+        queries = load_queries(queries_file) if queries_file else []
+        citations = load_citations(citations_file) if citations_file else []
+    except (BenchError, CorpusError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    encoder = load_encoder(model_id)
+    wrong: list[str] = []
+    with tqdm(total=len(docs), unit="doc", desc="encoding", disable=None) as bar:
+        result = run_retrieval_bench(
+            docs, queries, encoder, model_id, load_analyzer(), analyzer_info(), top=top, fusion=fusion,
+            batch_size=ctx.settings.embedding_batch_size, progress=bar.update, citations=citations, wrong=wrong,
+        )
+    click.echo(f"model {model_id}; dense weight {fusion.dense_weight}; {int(result['documents'])} documents, "
+               f"{int(result['queries'])} queries" + (f", {len(citations)} citation lines" if citations else ""))
+    keys: tuple[str, ...] = ()
+    if queries:
+        keys = ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "p50_ms", "p95_ms")
+        for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr@10"):
+            click.echo(f"{key:10} {result[key]:.4f}")
+        click.echo(f"latency    p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms")
+    if citations:
+        keys += ("citations@1", "citations_repealed", "citations_none")
+        click.echo(f"citations  exact article at rank 1 {result['citations@1']:.4f}; repealed law named with its "
+                   f"successor {result['citations_repealed']:.4f}; nothing pinned when none cited "
+                   f"{result['citations_none']:.4f}")
+        for line in wrong:
+            click.echo(f"  wrong: {line}")
+    click.echo(f"build      {result['index_build_s']:.1f} s; peak RSS {result['peak_rss_mb']:.0f} MB")
+    if as_json:
+        keys += ("index_build_s", "peak_rss_mb")
+        click.echo(json.dumps({k: round(result[k], 4) for k in keys}))
+
+
+@bench.command("intent")
+@click.option("--data", "data_file", required=True, type=click.Path(exists=True, path_type=Path),
+              help='JSONL lines {"text", "label"}; labels wages/support/land/dispute/other.')
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line: accuracy, macro_f1, per_class.")
+@click.option("--rasa-url", help="Use this running Rasa server instead of training/starting one.")
+@pass_context
+def bench_intent_command(ctx: CliContext, data_file: Path, as_json: bool, rasa_url: str | None) -> None:
+    """Classify every line with the trained Rasa model; accuracy, macro-F1, per-class scores, confusion matrix."""
+    from nlu.errors import NluError
+    from nlu.intent_bench import bench_intent, format_intent_table
+
+    try:
+        result = bench_intent(data_file, rasa_url, var_dir=ctx.settings.var_dir)
+    except (NluError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(format_intent_table(result))
+    if as_json:
+        keys = ("accuracy", "macro_f1", "per_class")
+        click.echo(json.dumps({k: result[k] for k in keys}, ensure_ascii=False))
+
+
+@bench.command("load")
+@click.option("--levels", default="1,10,50", show_default=True, help="Concurrent residents per run, comma-separated.")
+@click.option("--per-resident", default=4, show_default=True, type=click.IntRange(1, 1000),
+              help="Messages each resident sends, one after another.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+@pass_context
+def bench_load(ctx: CliContext, levels: str, per_resident: int, as_json: bool) -> None:
+    """Simulated residents push signed, AES-encrypted messages to /wechat through the full stack.
+
+    Starts `lawline serve` (app, actions, Rasa) on free loopback ports with the configured database and index,
+    and a local stand-in of the WeChat API; prints throughput and p50/p99 latency per concurrency level.
+    """
+    from bot.loadbench import run_load_bench
+
+    try:
+        counts = tuple(int(x) for x in levels.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter("use numbers like 1,10,50", param_hint="--levels") from None
+    try:
+        result = run_load_bench(ctx.settings.var_dir, counts, per_resident)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("residents  messages  msg/s   p50 ms   p99 ms   max ms  passive  pushed  answered  fallback  errors"
+               "  cs/msg")
+    for row in result["levels"]:
+        click.echo(f"{row['residents']:>9} {row['messages']:>9} {row['throughput_per_s']:>6} {row['p50_ms']:>8} "
+                   f"{row['p99_ms']:>8} {row['max_ms']:>8} {row['passive']:>8} {row['pushed']:>7} "
+                   f"{row['answered']:>9} {row['from_fallback']:>9} {row['errors']:>7} {row['cs_per_message']:>7}")
+    if as_json:
+        click.echo(json.dumps(result))
+
+
+@bench.command("eligibility")
+@click.option("--cases", "cases_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL lines {"input": {…}, "expect": {"decision", "means_test", "basis"}} written by the team.')
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+@RULES_OPTION
+def bench_eligibility(cases_file: Path, as_json: bool, rules_dir: Path | None) -> None:
+    """Score the eligibility engine on the team's cases: accuracy per key and per decision, and the failures."""
+    from bot.eligibility.bench import load_cases, run_bench
+    from bot.eligibility.errors import BenchCaseError
+
+    rules = load_eligibility_rules(rules_dir)
+    try:
+        result = run_bench(load_cases(cases_file), rules)
+    except BenchCaseError as exc:
+        raise click.ClickException(f"{cases_file}: {exc}") from exc
+    click.echo(f"rules {result['rules_version']}; {result['cases']} cases, {result['passed']} passed, "
+               f"accuracy {result['accuracy']:.4f}; {result['ms_per_decision']} ms per decision")
+    for key, value in result["per_key"].items():
+        click.echo(f"  {key:11} {value:.4f}")
+    for decision, row in result["per_decision"].items():
+        click.echo(f"  expected {decision:13} {row['passed']}/{row['cases']}")
+    for failure in result["failures"]:
+        click.echo(f"  FAILED {failure['id']}: expected {failure['expect']}, got {failure['got']}")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@bench.command("handoff")
+@click.option("--residents", default=50, show_default=True, type=click.IntRange(1, 500),
+              help="Residents escalating at the same moment.")
+@click.option("--towns", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--villages", default=8, show_default=True, type=click.IntRange(2, 100), help="Villages per town.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+@pass_context
+def bench_handoff(ctx: CliContext, residents: int, towns: int, villages: int, as_json: bool) -> None:
+    """Time from a resident's message to the case card in the adviser's WeChat Work group.
+
+    Starts `lawline serve --no-rasa` with a fresh database, a generated fictional county (an adviser per two
+    villages, a group per adviser) and local stand-ins of WeChat and the group robots; RESIDENTS residents
+    in different villages escalate at once. Prints p50/p99 latency, tickets, cards and lost cards.
+    """
+    from bot.handoffbench import run_handoff_bench
+
+    try:
+        result = run_handoff_bench(ctx.settings, residents=residents, towns=towns, villages=villages)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{result['residents']} residents in {result['villages']} villages, {result['groups']} work groups "
+               f"({result['groups_used']} reached, at most {result['max_cards_per_group']} cards in one)")
+    click.echo(f"tickets {result['tickets']}, cards {result['cards']}, lost {result['lost']}, "
+               f"robot refusals {result['robot_refusals']}")
+    click.echo(f"message → card: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
+    if as_json:
+        click.echo(json.dumps(result))
 
 
 @click.command("faults")
@@ -155,3 +345,7 @@ def bench_dialogue(scenarios_file: Path, url: str | None, as_json: bool) -> None
     click.echo("by behaviour: " + ", ".join(f"{k} {v}" for k, v in result["by_behaviour"].items()))
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
+
+
+for _command in (bench_faults, bench_multinode, bench_dialogue, bench_danger, bench_cards):
+    bench.add_command(_command)
