@@ -61,9 +61,26 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+# The PostgreSQL advisory lock the migrating transaction holds (bot/migrations/env.py), so that several nodes
+# starting together migrate one after another (the number only has to differ from other advisory locks).
+MIGRATION_LOCK_KEY = 1_234_800_001
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` (idempotent)."""
-    command.upgrade(_alembic_config(engine), revision)
+    """Bring the database schema to ``revision`` (idempotent; safe when several processes start at once).
+
+    PostgreSQL: the migration transaction takes an advisory lock. SQLite: a lock file beside the database
+    (processes on one machine share the file); an in-memory database needs none.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        command.upgrade(_alembic_config(engine), revision)
+        return
+    import fcntl
+
+    with open(f"{database}.migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        command.upgrade(_alembic_config(engine), revision)
 
 
 def schema_is_current(engine: Engine) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
+from bot.db import MIGRATION_LOCK_KEY
 from bot.models import BotBase
 from channels.storage import CHANNEL_METADATA
 from corpus.models import CorpusBase
@@ -21,6 +22,8 @@ if engine is None:  # `alembic` run by hand: LAWLINE_DATABASE_URL is the only so
     engine = create_engine(load_settings().database_url)
 
 with engine.begin() as connection:
+    if connection.dialect.name == "postgresql":  # nodes starting together: one migrates, the others wait for it
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -40,3 +40,24 @@ def test_0007_gives_existing_conversations_their_rasa_pseudonym(database_url):
         assert sender == sender_id("union:o6_abc")
     finally:
         engine.dispose()
+
+
+
+def test_nodes_starting_together_on_an_empty_database_all_upgrade_it(database_url, tmp_path):
+    """Three nodes started at once each run `lawline db upgrade`; they wait for one another, none fails."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lawline = Path(sys.executable).with_name("lawline")
+    env = {**os.environ, "LAWLINE_DATABASE_URL": database_url, "LAWLINE_VAR_DIR": str(tmp_path)}
+    nodes = [subprocess.Popen([str(lawline), "db", "upgrade"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    outputs = [node.communicate(timeout=120)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0, 0], outputs
+    engine = make_engine(database_url)
+    try:
+        assert schema_is_current(engine)
+    finally:
+        engine.dispose()
