@@ -57,6 +57,9 @@ OUTCOMES = {
     "duplicate": "重复案件",
 }
 MAX_REPLY_CHARS = 600
+# One WeChat text message carries 2,048 bytes; a reply and its signature stay in one, so a failed send is resent
+# whole, never from the middle (600 Chinese characters are 1,800 bytes; emoji take 4 bytes each).
+MAX_REPLY_BYTES = 1900
 MAX_SUMMARY_CHARS = 1000
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -111,12 +114,14 @@ class TicketService:
     def open(self, conversation_key: str, *, reason: str, topic: str | None = None, summary: str = "",
              urgent: bool = False, danger: Iterable[str] = (), village: str | None = None,
              answered: Iterable[str] = (), channel: str | None = None, openid: str | None = None,
-             evidence: dict[str, Any] | None = None) -> Opened:
+             evidence: dict[str, Any] | None = None, legal_aid: dict[str, Any] | None = None) -> Opened:
         """Open (or, when one is active, update) the resident's ticket, route it and queue its card.
 
         ``reason`` is one of ``REASONS_ALLOWED`` (e.g. ``legal_aid_pre_application``); ``village`` a place code
         (default: the one the resident gave before); ``summary`` what the staff should read first;
-        ``evidence`` what made triage call it danger (the pattern or the model's score), kept on the ticket.
+        ``evidence`` what made triage call it danger (the pattern or the model's score), kept on the ticket;
+        ``legal_aid`` the codes of a legal-aid pre-application's check (matter, province, area, decision), kept
+        on the opening event for the console to name.
         Danger on an active ticket alerts its group at once, every time (the person handling it must know).
         """
         if reason not in REASONS_ALLOWED:
@@ -130,14 +135,15 @@ class TicketService:
             village = village if self.directory.place(village) else resident.village
             existing = self._active(session, conversation_key)
             if existing is not None:
-                self._update_existing(session, existing, urgent, danger_text, summary, reason, now, evidence)
+                self._update_existing(session, existing, urgent, danger_text, summary, reason, now, evidence,
+                                      legal_aid)
                 route = Route(existing.target, existing.group_id, existing.assignee, existing.state != "callback",
                               existing.callback_at)
                 result = Opened(existing, route, False)
             else:
                 route = self.router.route(topic=topic, village=village, at=now, urgent=urgent)
                 ticket = self._new(session, conversation_key, channel, openid, reason, topic, summary, urgent,
-                                   danger_text, village, tuple(answered), route, now, evidence)
+                                   danger_text, village, tuple(answered), route, now, evidence, legal_aid)
                 result = Opened(ticket, route, True)
         self._wake_robots()
         log.info("ticket %d %s (%s, urgent=%s, target=%s)", result.ticket.id,
@@ -147,7 +153,7 @@ class TicketService:
     def _new(self, session: Session, key: str, channel: str | None, openid: str | None, reason: str,
              topic: str | None, summary: str, urgent: bool, danger: str | None, village: str | None,
              answered: tuple[str, ...], route: Route, now: dt.datetime,
-             evidence: dict[str, Any] | None = None) -> Ticket:
+             evidence: dict[str, Any] | None = None, legal_aid: dict[str, Any] | None = None) -> Ticket:
         schedule = self.router.schedule(route.target)
         policy = self.directory.policy
         if urgent:
@@ -167,13 +173,16 @@ class TicketService:
         session.add(ticket)
         session.flush()
         _event(session, ticket, "opened", "bot", now, reason=reason, target=route.target, group=route.group_id,
-               urgent=urgent, danger=danger, on_duty=route.on_duty, triage=evidence)
+               urgent=urgent, danger=danger, on_duty=route.on_duty, triage=evidence,
+               **({"legal_aid": legal_aid} if legal_aid else {}))
         self._queue_card(session, ticket, (route.group_id, *route.copy_groups), now)
         return ticket
 
     def _update_existing(self, session: Session, ticket: Ticket, urgent: bool, danger: str | None, summary: str,
-                         reason: str, now: dt.datetime, evidence: dict[str, Any] | None = None) -> None:
-        _event(session, ticket, "asked_again", "bot", now, reason=reason)
+                         reason: str, now: dt.datetime, evidence: dict[str, Any] | None = None,
+                         legal_aid: dict[str, Any] | None = None) -> None:
+        _event(session, ticket, "asked_again", "bot", now, reason=reason,
+               **({"legal_aid": legal_aid} if legal_aid else {}))
         if summary and summary not in ticket.summary:
             ticket.summary = (ticket.summary + "\n" + summary).strip()[-MAX_SUMMARY_CHARS:]
         groups = tuple(dict.fromkeys(g for g in (ticket.group_id, self.directory.hotline_group) if g))
@@ -298,6 +307,9 @@ class TicketService:
             raise TicketError(ticket_id, "empty reply")
         if len(text) > MAX_REPLY_CHARS:
             raise TicketError(ticket_id, f"reply longer than {MAX_REPLY_CHARS} characters")
+        signed = self._signed(person_id, text)
+        if len(signed.encode("utf-8")) > MAX_REPLY_BYTES:
+            raise TicketError(ticket_id, f"reply longer than {MAX_REPLY_BYTES} bytes with its signature")
         now = self.clock()
         with self.sessions.begin() as session:
             ticket = self._owned(session, ticket_id, person_id)
@@ -305,7 +317,7 @@ class TicketService:
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
             ticket.resident_waiting_since = None
-            enqueue_delivery(session, ticket.conversation_key, ticket.id, "reply", self._signed(person_id, text), now)
+            enqueue_delivery(session, ticket.conversation_key, ticket.id, "reply", signed, now)
         self._wake_deliveries()
         return ticket
 

@@ -186,3 +186,17 @@ def test_the_unconfigured_county_still_records_every_ticket(sessions):
     assert opened.ticket.first_response_due is None  # no duty hours configured: no invented deadline
     assert _outbox(sessions) == []
     assert [t.id for t in tickets.queue()] == [opened.ticket.id]
+
+
+def test_a_reply_is_one_wechat_message_so_a_failed_send_is_never_resent_from_the_middle(tickets, sessions):
+    from channels.splitting import WECHAT_TEXT_LIMIT_BYTES, split_text
+
+    ticket = tickets.open("web:r9", reason="requested", village="sx-t1-v1").ticket
+    tickets.claim(ticket.id, "p-adviser-1")
+    tickets.reply(ticket.id, "p-adviser-1", "长" * 600)  # the longest reply in Chinese characters
+    [longest] = _deliveries(sessions, "web:r9")
+    assert len(split_text(longest.text)) == 1 and len(longest.text.encode()) <= WECHAT_TEXT_LIMIT_BYTES
+    with pytest.raises(TicketError, match="bytes"):  # 600 characters, but emoji of 4 bytes each
+        tickets.reply(ticket.id, "p-adviser-1", "👍" * 600)
+    assert len(_deliveries(sessions, "web:r9")) == 1
+
