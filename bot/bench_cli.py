@@ -119,13 +119,18 @@ def bench_intent_command(ctx: CliContext, data_file: Path, as_json: bool, rasa_u
 @click.option("--levels", default="1,10,50", show_default=True, help="Concurrent residents per run, comma-separated.")
 @click.option("--per-resident", default=4, show_default=True, type=click.IntRange(1, 1000),
               help="Messages each resident sends, one after another.")
+@click.option("--plain/--no-plain", default=True, show_default=True,
+              help="Run the same levels again with Rasa's own `rasa run` (without the project's runtime fixes) and "
+                   "compare CPU per message.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
 @pass_context
-def bench_load(ctx: CliContext, levels: str, per_resident: int, as_json: bool) -> None:
+def bench_load(ctx: CliContext, levels: str, per_resident: int, plain: bool, as_json: bool) -> None:
     """Simulated residents push signed, AES-encrypted messages to /wechat through the full stack.
 
     Starts `lawline serve` (app, actions, Rasa) on free loopback ports with the configured database and index,
-    and a local stand-in of the WeChat API; prints throughput and p50/p99 latency per concurrency level.
+    and a local stand-in of the WeChat API; prints throughput and p50/p99 latency per concurrency level, the
+    CPU milliseconds per message of the app and Rasa, and (with --plain) the same behind a plain `rasa run`
+    with the ratio of the two.
     """
     from bot.loadbench import run_load_bench
 
@@ -134,15 +139,21 @@ def bench_load(ctx: CliContext, levels: str, per_resident: int, as_json: bool) -
     except ValueError:
         raise click.BadParameter("use numbers like 1,10,50", param_hint="--levels") from None
     try:
-        result = run_load_bench(ctx.settings.var_dir, counts, per_resident)
+        result = run_load_bench(ctx.settings.var_dir, counts, per_resident, plain=plain)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo("residents  messages  msg/s   p50 ms   p99 ms   max ms  passive  pushed  answered  fallback  errors"
-               "  cs/msg")
-    for row in result["levels"]:
-        click.echo(f"{row['residents']:>9} {row['messages']:>9} {row['throughput_per_s']:>6} {row['p50_ms']:>8} "
-                   f"{row['p99_ms']:>8} {row['max_ms']:>8} {row['passive']:>8} {row['pushed']:>7} "
-                   f"{row['answered']:>9} {row['from_fallback']:>9} {row['errors']:>7} {row['cs_per_message']:>7}")
+    stacks = [("lawline", result)] + ([("plain rasa", result["plain"])] if "plain" in result else [])
+    click.echo("stack       residents  messages  msg/s   p50 ms   p99 ms   max ms  passive  pushed  answered  fallback"
+               "  errors  cs/msg")
+    for name, stack in stacks:
+        for row in stack["levels"]:
+            click.echo(f"{name:<11} {row['residents']:>9} {row['messages']:>9} {row['throughput_per_s']:>6} "
+                       f"{row['p50_ms']:>8} {row['p99_ms']:>8} {row['max_ms']:>8} {row['passive']:>8} "
+                       f"{row['pushed']:>7} {row['answered']:>9} {row['from_fallback']:>9} {row['errors']:>7} "
+                       f"{row['cs_per_message']:>7}")
+    click.echo("CPU ms per message (app + Rasa): " + ", ".join(f"{name} {stack['cpu_ms_per_message']}"
+                                                            for name, stack in stacks)
+               + (f"; plain / lawline {result['cpu_ratio']}" if "cpu_ratio" in result else ""))
     if as_json:
         click.echo(json.dumps(result))
 

@@ -1,5 +1,6 @@
-"""The ``lawline`` command: database, corpus, index, serve, WeChat menu, search, eligibility, handoff; the
-console, danger, privacy and benchmark groups come from their own modules.
+"""The ``lawline`` command and its own groups (database, corpus, index, serve, WeChat menu, search, …).
+
+The console, danger, privacy and benchmark groups come from their own modules.
 
 Every command reads the settings once (``LAWLINE_*``), does its work, and exits non-zero with a one-line
 reason on failure. Heavy imports (torch, FAISS) happen inside the commands that need them.

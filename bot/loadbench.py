@@ -159,19 +159,33 @@ async def _level(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, resid
     }
 
 
-def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_resident: int = 4,
-                   startup_timeout: float = 600.0) -> dict[str, Any]:
-    """Start the stack, run each concurrency level, stop the stack; returns one result per level."""
-    api = WeChatApiStandIn()
-    api.start()
-    token = random_key(string.ascii_letters + string.digits, 24)
-    appid = "wx" + random_key("0123456789abcdef", 16)
-    aes_key = random_key(string.ascii_letters + string.digits, 43)
-    port, rasa_port = free_port(), free_port()
+def _tree_cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds so far of ``pids`` and all their descendants (the app and its Rasa child)."""
+    import psutil
+
+    total, seen = 0.0, set()
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for process in family:
+            if process.pid in seen:
+                continue
+            seen.add(process.pid)
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def _stack_env(api: WeChatApiStandIn, token: str, appid: str, aes_key: str, port: int) -> dict[str, str]:
     env = {
         **os.environ,
         "LAWLINE_PORT": str(port),
-        "LAWLINE_RASA_PORT": str(rasa_port),
         "LAWLINE_WECHAT_TOKEN": token,
         "LAWLINE_WECHAT_APPID": appid,
         "LAWLINE_WECHAT_APPSECRET": random_key(string.ascii_letters, 32),
@@ -180,20 +194,76 @@ def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_res
         "LAWLINE_LOG_LEVEL": "WARNING",
     }
     env.pop("LAWLINE_RASA_URL", None)
-    base = f"http://127.0.0.1:{port}"
-    process = start_stack(env, var_dir / "bench" / "load-serve.log")
+    return env
+
+
+def _run_levels(base: str, sim: CallbackSimulator, api: WeChatApiStandIn, levels: tuple[int, ...],
+                per_resident: int, counter: list[int], pids: Callable[[], list[int]]) -> dict[str, Any]:
+    """A warm-up, then each level; the CPU the stack's processes used over the levels, per message."""
+    note = load_reply_texts().degraded_note
+    asyncio.run(_level(base, sim, api, 1, 2, counter, note))  # warm-up, not reported
+    before = _tree_cpu_seconds(pids())
+    results = [asyncio.run(_level(base, sim, api, n, per_resident, counter, note)) for n in levels]
+    used = _tree_cpu_seconds(pids()) - before
+    messages = sum(row["messages"] for row in results)
+    return {"levels": results, "cpu_ms_per_message": round(used * 1000 / max(messages, 1), 1)}
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
     try:
-        wait_ready(base, process, startup_timeout)
-        sim = CallbackSimulator(token, appid, aes_key)
-        counter = [int(time.time()) * 1000]
-        note = load_reply_texts().degraded_note
-        asyncio.run(_level(base, sim, api, 1, 2, counter, note))  # warm-up, not reported
-        results = [asyncio.run(_level(base, sim, api, n, per_resident, counter, note)) for n in levels]
-    finally:
-        process.terminate()
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def run_load_bench(var_dir: Path, levels: tuple[int, ...] = (1, 10, 50), per_resident: int = 4,
+                   startup_timeout: float = 600.0, *, plain: bool = True) -> dict[str, Any]:
+    """Run each concurrency level on the stack as shipped; with ``plain``, again with Rasa's own ``rasa run``.
+
+    The second stack is the same app, model, actions and tracker store behind a plain ``rasa run`` (none of
+    ``nlu/rasa_runtime/lawline_rasa.py``'s fixes): ``cpu_ms_per_message`` of both and their ratio are the speed
+    figures issue #16 asks for. CPU counts the app and Rasa processes only (not this bench or the stand-in).
+    """
+    from nlu.layout import RasaLayout
+    from nlu.process import RasaServer
+    from nlu.project import train_if_changed
+
+    api = WeChatApiStandIn()
+    api.start()
+    token = random_key(string.ascii_letters + string.digits, 24)
+    appid = "wx" + random_key("0123456789abcdef", 16)
+    aes_key = random_key(string.ascii_letters + string.digits, 43)
+    sim = CallbackSimulator(token, appid, aes_key)
+    counter = [int(time.time()) * 1000]
+    try:
+        port = free_port()
+        env = {**_stack_env(api, token, appid, aes_key, port), "LAWLINE_RASA_PORT": str(free_port())}
+        process = start_stack(env, var_dir / "bench" / "load-serve.log")
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            wait_ready(f"http://127.0.0.1:{port}", process, startup_timeout)
+            shipped = _run_levels(f"http://127.0.0.1:{port}", sim, api, levels, per_resident, counter,
+                                  lambda: [process.pid])
+        finally:
+            _stop(process)
+        result: dict[str, Any] = {**shipped}
+        if not plain:
+            return result
+        layout = RasaLayout.default(var_dir=var_dir)
+        model = train_if_changed(layout.project_dir, layout.models_dir, layout.rasa_bin)  # the model just served
+        port = free_port()
+        env = _stack_env(api, token, appid, aes_key, port)
+        with RasaServer(model, layout, lawline_port=port, plain=True, startup_timeout=startup_timeout) as rasa:
+            process = start_stack({**env, "LAWLINE_RASA_URL": rasa.url}, var_dir / "bench" / "load-plain.log")
+            try:
+                wait_ready(f"http://127.0.0.1:{port}", process, startup_timeout)
+                rasa_pid = rasa.pid or 0
+                result["plain"] = _run_levels(f"http://127.0.0.1:{port}", sim, api, levels, per_resident, counter,
+                                              lambda: [process.pid, rasa_pid])
+            finally:
+                _stop(process)
+        result["cpu_ratio"] = round(result["plain"]["cpu_ms_per_message"] / max(shipped["cpu_ms_per_message"], 0.1),
+                                    2)
+        return result
+    finally:
         api.stop()
-    return {"levels": results}

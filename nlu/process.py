@@ -74,6 +74,7 @@ class RasaServer:
         lawline_port: int | None = None,
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 180.0,
+        plain: bool = False,
     ) -> None:
         self.model = model
         self.layout = layout
@@ -83,16 +84,22 @@ class RasaServer:
         self._lawline_port = lawline_port
         self._env_overrides = dict(env or {})
         self._process: subprocess.Popen[bytes] | None = None
+        self.plain = plain  # Rasa's own ``rasa run``, without the launcher's fixes (``lawline bench load`` compares)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        """The ``rasa run`` command line, through ``nlu/rasa_runtime/lawline_rasa.py`` (Rasa's own CLI)."""
+        """The ``rasa run`` command line, through ``nlu/rasa_runtime/lawline_rasa.py`` (Rasa's own CLI).
+
+        ``plain``: Rasa's ``rasa`` script itself, as a project without those fixes would run it.
+        """
         self.layout.require_rasa()
+        launcher = [str(self.layout.rasa_python), str(self.layout.launcher)]
+        runner = [str(self.layout.rasa_bin)] if self.plain else launcher
         return [
-            str(self.layout.rasa_python), str(self.layout.launcher), "run",
+            *runner, "run",
             "--enable-api",
             "-i", self.host,
             "-p", str(self.port),
@@ -181,6 +188,11 @@ class RasaServer:
                 return handle.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (benchmarks count its CPU)."""
+        return self._process.pid if self._process is not None else None
 
     def is_alive(self) -> bool:
         """Whether the child process is running (not whether it answers)."""

@@ -203,3 +203,6 @@ def test_serving_command_goes_through_the_launcher(rasa_layout, tmp_path):
     command = RasaServer(tmp_path / "m.tar.gz", rasa_layout, port=5005).command()
     assert command[:3] == [str(rasa_layout.rasa_python), str(rasa_layout.launcher), "run"]
     assert rasa_layout.launcher.is_file()
+    # What `lawline bench load` compares against: Rasa's own script, with the same arguments after "run".
+    plain = RasaServer(tmp_path / "m.tar.gz", rasa_layout, port=5005, plain=True).command()
+    assert plain[:2] == [str(rasa_layout.rasa_bin), "run"] and plain[2:] == command[3:]
