@@ -49,7 +49,8 @@ def danger_train(force: bool, no_embeddings: bool) -> None:
         path.with_suffix(".json").unlink(missing_ok=True)
     embed = None if no_embeddings else _embedder(settings.embedding_model)
     try:
-        model = ensure_model(path, embed, settings.embedding_model, progress=lambda m: click.echo(f"  {m}", err=True))
+        model = ensure_model(path, embed, settings.embedding_model, folder=settings.danger_dir / "danger",
+                             progress=lambda m: click.echo(f"  {m}", err=True))
     except DirectoryError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"path": str(path), "threshold": model.threshold, "fingerprint": model.fingerprint,
@@ -139,7 +140,7 @@ def _trial_rasa(settings: Any) -> Iterator[str]:
     from nlu.process import RasaServer
 
     layout = RasaLayout.default(settings.var_dir / "danger_trial")
-    texts = [e.text for e in load_examples() if e.danger]
+    texts = [e.text for e in load_examples(settings.danger_dir / "danger") if e.danger]
     click.echo(f"training the Rasa project with a `danger` intent ({len(texts)} examples)…", err=True)
     model = train_trial_model(layout, texts, settings.var_dir / "danger_trial")
     with RasaServer(model, layout, startup_timeout=600.0) as server:

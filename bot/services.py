@@ -42,7 +42,7 @@ from channels.wechat_api import WeChatClient
 from handoff import HandoffService, load_directory
 from handoff.danger import Embed, Triage, ensure_model, example_files
 from handoff.directory import Directory
-from handoff.signals import SIGNALS_FILE, load_signals
+from handoff.signals import load_signals
 from nlu.client import RasaClient
 from nlu.errors import NluError
 from retrieval.dense import encode
@@ -176,8 +176,8 @@ def _embedder(composer: AnswerComposer) -> Embed:
 
 def load_triage(settings: Settings, embed: Embed) -> Triage:
     """Patterns and the danger model (trained now when the examples or the encoder changed since)."""
-    model = ensure_model(settings.danger_model, embed, settings.embedding_model)
-    return Triage(load_signals(), model, embed)
+    model = ensure_model(settings.danger_model, embed, settings.embedding_model, folder=settings.danger_dir / "danger")
+    return Triage(load_signals(settings.danger_dir / "signals.yaml"), model, embed)
 
 
 def _watched(settings: Settings, composer: AnswerComposer, eligibility: EligibilityService, rules_dir: Path,
@@ -211,6 +211,7 @@ def _watched(settings: Settings, composer: AnswerComposer, eligibility: Eligibil
                 lambda loaded: eligibility.use_rules(*loaded)),
         Watched("service directory", lambda: [settings.directory], lambda: load_directory(settings.directory),
                 use_directory),
-        Watched("danger patterns and examples", lambda: [SIGNALS_FILE, *example_files()],
+        Watched("danger patterns and examples",
+                lambda: [settings.danger_dir / "signals.yaml", *example_files(settings.danger_dir / "danger")],
                 lambda: load_triage(settings, embed), handoff.use_triage),
     ]

@@ -71,6 +71,7 @@ class Settings:
     trusted_proxies: TrustedProxies
     reload_seconds: float
     danger_model: Path
+    danger_dir: Path  # signals.yaml and danger/*.jsonl: what the console publishes, shared by every node
     retention_days: int
     metrics_token: str | None  # who may read /metrics from elsewhere than loopback (a bearer token)
     passive_reply_seconds: float  # how long /wechat waits for an answer before it answers "success" and pushes
@@ -219,6 +220,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         trusted_proxies=_trusted_proxies(env),
         reload_seconds=_float(env, "LAWLINE_RELOAD_SECONDS", 10.0, 0.0, 3600.0),
         danger_model=Path(env.get("LAWLINE_DANGER_MODEL") or var_dir / "danger" / "model.joblib").expanduser(),
+        danger_dir=Path(env.get("LAWLINE_DANGER_DIR") or PROJECT_ROOT / "handoff" / "data").expanduser(),
         retention_days=_int(env, "LAWLINE_RETENTION_DAYS", 365, 30, 3650),
         metrics_token=_optional(env, "LAWLINE_METRICS_TOKEN"),
         passive_reply_seconds=_float(env, "LAWLINE_PASSIVE_REPLY_SECONDS", 4.0, 0.01, 4.5),

@@ -89,6 +89,11 @@ def _event(session: Session, ticket: Ticket, kind: str, actor: str, now: dt.date
     ticket.updated_at = now
 
 
+def _legal_aid_data(legal_aid: dict[str, Any] | None) -> dict[str, Any]:
+    """The pre-application's summary for a ticket event, when the ticket came from one."""
+    return {"legal_aid": legal_aid} if legal_aid else {}
+
+
 class TicketService:
     """Opens, routes and moves tickets; cards and replies are queued in the same transactions."""
 
@@ -173,16 +178,14 @@ class TicketService:
         session.add(ticket)
         session.flush()
         _event(session, ticket, "opened", "bot", now, reason=reason, target=route.target, group=route.group_id,
-               urgent=urgent, danger=danger, on_duty=route.on_duty, triage=evidence,
-               **({"legal_aid": legal_aid} if legal_aid else {}))
+               urgent=urgent, danger=danger, on_duty=route.on_duty, triage=evidence, **_legal_aid_data(legal_aid))
         self._queue_card(session, ticket, (route.group_id, *route.copy_groups), now)
         return ticket
 
     def _update_existing(self, session: Session, ticket: Ticket, urgent: bool, danger: str | None, summary: str,
                          reason: str, now: dt.datetime, evidence: dict[str, Any] | None = None,
                          legal_aid: dict[str, Any] | None = None) -> None:
-        _event(session, ticket, "asked_again", "bot", now, reason=reason,
-               **({"legal_aid": legal_aid} if legal_aid else {}))
+        _event(session, ticket, "asked_again", "bot", now, reason=reason, **_legal_aid_data(legal_aid))
         if summary and summary not in ticket.summary:
             ticket.summary = (ticket.summary + "\n" + summary).strip()[-MAX_SUMMARY_CHARS:]
         groups = tuple(dict.fromkeys(g for g in (ticket.group_id, self.directory.hotline_group) if g))

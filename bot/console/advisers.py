@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.console.access import CASE_ROLES, actor, case_filter, case_scope, disclosure, handles, unknown_places
 from bot.console.auth import audit, current_account, form_data, require_role, transaction
+from bot.console.context import context
 from bot.console.danger_reports import report_missed_danger
 from bot.console.drafts import DraftError
 from bot.console.masking import mask_personal_data
@@ -224,7 +225,8 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
                 if not found or kind not in DANGER_KINDS:
                     return error_page(request, 400, "请选出居民的那句话和危险的种类。")
                 with transaction(request) as session:
-                    draft = report_missed_danger(session, account, found[0], kind, ticket_id)
+                    draft = report_missed_danger(session, account, context(request).settings.danger_dir, found[0],
+                                                 kind, ticket_id)
                 flash, data = "已提交审核：审核员通过后，这句话会成为危险识别的训练例句", {"kind": kind,
                                                                                  "draft": draft.id}
             else:

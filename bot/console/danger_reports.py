@@ -8,6 +8,7 @@ like every other data file; publishing retrains the danger model in every worker
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -22,9 +23,13 @@ __all__ = ["REPORTED_FILE", "report_missed_danger"]
 REPORTED_FILE = "danger/reported.jsonl"
 
 
-def report_missed_danger(session: Session, account: Account, text: str, kind: str, ticket_id: int) -> CorpusDraft:
-    """Submit for review the resident's ``text`` as a danger example of ``kind`` (from case ``ticket_id``)."""
-    data_set = danger_data_set()
+def report_missed_danger(session: Session, account: Account, folder: Path, text: str, kind: str,
+                         ticket_id: int) -> CorpusDraft:
+    """Submit for review the resident's ``text`` as a danger example of ``kind`` (from case ``ticket_id``).
+
+    ``folder`` is ``LAWLINE_DANGER_DIR``, where a publish writes the examples every node trains from.
+    """
+    data_set = danger_data_set(folder)
     before = data_set.path(REPORTED_FILE).read_text(encoding="utf-8")
     line = json.dumps({"text": mask_personal_data(text.strip())[:2000], "danger": True, "kind": kind,
                        "note": f"漏报，案件 #{ticket_id}"}, ensure_ascii=False)

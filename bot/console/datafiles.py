@@ -81,12 +81,9 @@ def _check_danger(folder: Path, _changed: str) -> None:
         raise DataFileError(str(exc)) from None
 
 
-def danger_data_set() -> DataSet:
-    """The danger patterns and the model's training examples (``handoff/data``); a publish retrains the model."""
-    from handoff.signals import SIGNALS_FILE
-
-    return DataSet("danger", "危险信号（规则和训练例句）", SIGNALS_FILE.parent, ("signals.yaml", "danger/*.jsonl"),
-                   _check_danger)
+def danger_data_set(folder: Path) -> DataSet:
+    """The danger patterns and the model's training examples (``LAWLINE_DANGER_DIR``); a publish retrains it."""
+    return DataSet("danger", "危险信号（规则和训练例句）", folder, ("signals.yaml", "danger/*.jsonl"), _check_danger)
 
 
 def data_sets(settings: Settings) -> dict[str, DataSet]:
@@ -101,7 +98,7 @@ def data_sets(settings: Settings) -> dict[str, DataSet]:
         root = rules_folder(Path(settings.corpus_dir))
         sets["eligibility"] = DataSet("eligibility", "法律援助条件和各省经济困难标准", root,
                                       ("rules.yaml", "provinces/*.yaml"), _check_rules)
-    sets["danger"] = danger_data_set()
+    sets["danger"] = danger_data_set(settings.danger_dir)
     directory = getattr(settings, "directory", None)
     if isinstance(directory, Path):
         sets["directory"] = DataSet("directory", "服务目录（乡镇、村、法律顾问、服务点、值班表）", directory.parent,
