@@ -151,9 +151,13 @@ def bench_load(ctx: CliContext, levels: str, per_resident: int, plain: bool, as_
                        f"{row['p50_ms']:>8} {row['p99_ms']:>8} {row['max_ms']:>8} {row['passive']:>8} "
                        f"{row['pushed']:>7} {row['answered']:>9} {row['from_fallback']:>9} {row['errors']:>7} "
                        f"{row['cs_per_message']:>7}")
-    click.echo("CPU ms per message (app + Rasa): " + ", ".join(f"{name} {stack['cpu_ms_per_message']}"
-                                                            for name, stack in stacks)
-               + (f"; plain / lawline {result['cpu_ratio']}" if "cpu_ratio" in result else ""))
+    for name, stack in stacks:
+        click.echo(f"CPU ms per message, app + Rasa ({name}): "
+                   + ", ".join(f"{row['residents']} residents {row['cpu_ms_per_message']}" for row in stack["levels"])
+                   + f"; levels without fallback {stack['cpu_ms_per_message']}")
+    if "cpu_ratio" in result:
+        click.echo(f"plain / lawline CPU per message: {result['cpu_ratio']} (levels {result['cpu_ratio_levels']}, "
+                   "where both answered every message through Rasa)")
     if as_json:
         click.echo(json.dumps(result))
 

@@ -27,3 +27,13 @@ def test_the_cpu_of_a_process_counts_its_children():
     finally:
         parent.communicate("", timeout=30)
     assert _tree_cpu_seconds([parent.pid]) == 0.0  # gone: nothing to count
+
+
+def test_cpu_per_message_counts_only_levels_answered_wholly_through_rasa():
+    from bot.loadbench import _through_rasa
+
+    rows = [{"messages": 4, "answered": 4, "from_fallback": 0, "cpu_seconds": 0.4},
+            {"messages": 40, "answered": 40, "from_fallback": 0, "cpu_seconds": 3.6},
+            {"messages": 200, "answered": 191, "from_fallback": 155, "cpu_seconds": 10.0}]  # overloaded: skipped
+    assert _through_rasa(rows) == 90.9  # (0.4 + 3.6) s over 44 messages
+    assert _through_rasa(rows[2:]) is None
