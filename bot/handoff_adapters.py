@@ -133,11 +133,15 @@ def pre_application_hook(tickets: TicketService, sessions: sessionmaker[Session]
     async def hook(application: SubmittedPreApplication) -> None:
         key = await asyncio.to_thread(conversation_key_for_sender, sessions, application.sender)
         answers = "\n".join(f"{q}：{a}" for q, a in application.answers[:12])
-        outcome = application.decision.get("decision")
+        outcome = application.result.get("decision_label") or application.decision.get("decision")
         summary = f"法律援助预申请 {application.code}（结论：{outcome}）\n{answers}"
         if application.page_url:
             summary += f"\n{application.page_url}"
+        situation = application.situation
+        codes = {"matter": situation.get("matter"), "province": situation.get("province"),
+                 "area": situation.get("area"), "decision": application.decision.get("decision"),
+                 "means_test": application.decision.get("means_test"), "code": application.code}
         await asyncio.to_thread(tickets.open, key or f"pre-application:{application.code}",
-                                reason="legal_aid_pre_application", summary=summary)
+                                reason="legal_aid_pre_application", summary=summary, legal_aid=codes)
 
     return hook

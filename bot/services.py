@@ -119,7 +119,8 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     from bot.console import build_console
     from bot.console.advisers import adviser_routes
 
-    routes += build_console(settings, sessions, composer, rasa, extra_routes=adviser_routes(handoff)).routes
+    cases = adviser_routes(handoff, eligibility)  # eligibility: a pre-application's matter and decision in words
+    routes += build_console(settings, sessions, composer, rasa, extra_routes=cases).routes
     routes += eligibility_routes(eligibility)  # the pre-application page, /eligibility/<token>
     routes += metrics_routes(sessions, settings.metrics_token, settings.trusted_proxies)  # Prometheus
     routes += web_chat_routes(sessions, handoff.desk.clock)  # the web chat's history and a person's replies, live

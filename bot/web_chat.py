@@ -2,7 +2,7 @@
 
 The page talks to ``POST /api/chat/messages`` (``bot.app``). A person's replies and the notices of a case
 (转办, 办结) cannot be pushed to a web resident; they wait in the outbox (``handoff.delivery``). While the page
-is open it listens, and takes them as they come:
+is open it listens, and takes them as they come (``bot.live``, the console's queue uses the same):
 
 - ``GET /api/chat/events?session=…&after=…`` with ``Accept: text/event-stream``: server-sent events, one
   stream per open chat for about a minute (then the browser reconnects by itself, sending ``Last-Event-ID``).
@@ -24,10 +24,7 @@ conversation; an unknown one is a calm 404, a malformed one a 400.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +32,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.console.feedback import is_answer
 from bot.http_input import BAD_FORMAT
+from bot.live import Event, cursor, live_response, wait
 from bot.models import Conversation, Message
 from channels.texts import ChannelTexts
 from handoff.delivery import LiveDelivery, take_live
@@ -50,9 +48,6 @@ __all__ = ["ChatPage", "describe_turn", "web_chat_routes"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SESSION = re.compile(r"[A-Za-z0-9]{32}")
 POLL_SECONDS = 1.0  # how often an open chat looks in the outbox
-LONG_POLL_SECONDS = 25.0  # below the 30–60 s proxies and carriers allow an idle request
-STREAM_SECONDS = 60.0  # then the browser reconnects (bounded, so a restart never waits long for open streams)
-HEARTBEAT_SECONDS = 15.0
 HISTORY_MESSAGES = 100
 
 
@@ -172,30 +167,20 @@ def web_chat_routes(sessions: sessionmaker[Session], clock: Clock = utc_now,
 
     async def events(request: Request) -> Response:
         web_session = session_of(request)
-        after = _cursor(request)
+        after = cursor(request)
         if web_session is None or after is None:
             return refused(400)
         key = f"web:{web_session}"
         if not await asyncio.to_thread(_exists, sessions, key):
             return refused(404)
 
-        async def take(since: int) -> list[LiveDelivery]:
-            return await asyncio.to_thread(_take, sessions, key, since, clock)
-
-        if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(_stream(take, after), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-        wait = _wait(request)
-        if wait is None:
+        if "text/event-stream" not in request.headers.get("accept", "") and wait(request) is None:
             return refused(400)
-        deadline = time.monotonic() + wait
-        while True:
-            shown = await take(after)
-            if shown or time.monotonic() >= deadline or await request.is_disconnected():
-                break
-            await asyncio.sleep(POLL_SECONDS)
-        return JSONResponse({"session": web_session, "events": [_event(d) for d in shown],
-                             "after": max([after, *(d.id for d in shown)])}, headers={"Cache-Control": "no-store"})
+
+        async def take(since: int) -> list[Event]:
+            return [(d.id, _event(d)) for d in await asyncio.to_thread(_take, sessions, key, since, clock)]
+
+        return await live_response(request, take, after, poll=POLL_SECONDS, extra={"session": web_session})
 
     return [Route("/api/chat/history", history), Route("/api/chat/events", events)]
 
@@ -203,38 +188,3 @@ def web_chat_routes(sessions: sessionmaker[Session], clock: Clock = utc_now,
 def _exists(sessions: sessionmaker[Session], key: str) -> bool:
     with sessions() as session:
         return session.scalar(select(Conversation.id).where(Conversation.key == key)) is not None
-
-
-def _cursor(request: Request) -> int | None:
-    """The last event id the page showed: ``after``, or the stream's ``Last-Event-ID`` when it reconnects."""
-    values = [request.query_params.get("after") or "0", request.headers.get("last-event-id") or "0"]
-    if not all(v.isascii() and v.isdigit() and len(v) < 16 for v in values):
-        return None
-    return max(int(v) for v in values)
-
-
-def _wait(request: Request) -> float | None:
-    value = request.query_params.get("wait")
-    if value is None:
-        return LONG_POLL_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return min(max(seconds, 0.0), LONG_POLL_SECONDS) if seconds == seconds else None  # NaN is not a wait
-
-
-async def _stream(take: Callable[[int], Awaitable[list[LiveDelivery]]], after: int) -> AsyncIterator[str]:
-    """Server-sent events (WHATWG HTML, "Server-sent events"): ``id``, ``data`` lines, a comment to keep alive."""
-    yield "retry: 3000\n\n"
-    started = last_write = time.monotonic()
-    while time.monotonic() - started < STREAM_SECONDS:
-        for delivery in await take(after):
-            after = max(after, delivery.id)
-            yield f"id: {delivery.id}\ndata: {json.dumps(_event(delivery), ensure_ascii=False)}\n\n"
-            last_write = time.monotonic()
-        if time.monotonic() - last_write >= HEARTBEAT_SECONDS:
-            yield ": keep-alive\n\n"
-            last_write = time.monotonic()
-        await asyncio.sleep(POLL_SECONDS)
-

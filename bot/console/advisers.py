@@ -8,7 +8,10 @@ signed with that person's role and name. Which cases an account sees and acts on
 and a case page shows the resident's numbers masked (``access.disclosure``) unless the person handling it
 presses 显示完整号码 (``POST …/reveal``, audited as ``case.reveal``).
 Every action is a ``TicketService`` call (its own transaction and ticket history) followed by an audit
-entry. Mobile first: one column, big buttons, no script needed.
+entry. Mobile first: one column, big buttons, the reply box at the top and the transcript folded to its last
+lines; everything works without script, and with it the queue and a case page update live
+(``bot.console.live_cases``). A case is closed only once claimed; a legal-aid pre-application shows its matter,
+district and decision in words (``bot.console.legal_aid_cases``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement
 from starlette.requests import Request
@@ -32,8 +35,11 @@ from bot.console.auth import audit, current_account, form_data, require_role, tr
 from bot.console.context import context
 from bot.console.danger_reports import report_missed_danger
 from bot.console.drafts import DraftError
+from bot.console.legal_aid_cases import codes_of, legal_aid_codes, legal_aid_view
+from bot.console.live_cases import events_after, last_alerts, last_event_id
 from bot.console.masking import mask_personal_data
 from bot.console.templating import error_page, render
+from bot.live import Event, cursor, live_response
 from handoff.cards import REASONS
 from handoff.directory import SPECIALTIES, TOPIC_SPECIALTY
 from handoff.errors import TicketError, TicketNotFound
@@ -43,11 +49,16 @@ from handoff.signals import DANGER_KINDS
 from handoff.texts import load_canned_replies
 from handoff.tickets import OUTCOMES, TARGETS
 
+if TYPE_CHECKING:
+    from bot.eligibility.service import EligibilityService
+
 __all__ = ["adviser_routes"]
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "advisers"
+POLL_SECONDS = 2.0  # how often an open queue or case page looks for new events
+LATEST_LINES = 4  # the transcript lines a case page shows before 展开全部
 STATE_NAMES = {"open": "待认领", "claimed": "处理中", "callback": "预约回电", "closed": "已办结"}
 EVENT_NAMES = {
     "opened": "转入人工", "card_queued": "推送到工作群", "claimed": "认领", "staff_reply": "回复居民",
@@ -71,13 +82,14 @@ def _name(handoff: HandoffService, person_id: str | None, default: str = "—") 
     return person.name if person is not None else (person_id or default)
 
 
-def _view(handoff: HandoffService, ticket: Ticket) -> dict[str, Any]:
+def _view(handoff: HandoffService, ticket: Ticket, aid: dict[str, str]) -> dict[str, Any]:
     d = handoff.directory
     return {
         "ticket": ticket,
         "state": STATE_NAMES.get(ticket.state, ticket.state),
-        "topic": SPECIALTIES.get(TOPIC_SPECIALTY.get(ticket.topic or "", ""), "未分类"),
-        "place": d.full_name(ticket.village) or "未说明",
+        "topic": aid.get("matter") or SPECIALTIES.get(TOPIC_SPECIALTY.get(ticket.topic or "", ""), "未分类"),
+        "place": d.full_name(ticket.village) or aid.get("district") or "未说明",
+        "legal_aid": aid,
         "reason": REASONS.get(ticket.reason, ticket.reason),
         "owner": _name(handoff, ticket.owner),
         "assignee": _name(handoff, ticket.assignee),
@@ -88,10 +100,14 @@ def _view(handoff: HandoffService, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
-    """Routes relative to the console's mount (``/console``); pass them as ``build_console(extra_routes=…)``."""
+def adviser_routes(handoff: HandoffService, eligibility: EligibilityService | None = None) -> list[BaseRoute]:
+    """Routes relative to the console's mount (``/console``); pass them as ``build_console(extra_routes=…)``.
+
+    ``eligibility`` names a legal-aid pre-application's matter, district and decision (its rules as loaded now).
+    """
     canned = load_canned_replies()
     tickets = handoff.tickets
+    sessions = tickets.sessions
 
     def page(request: Request, template: str, values: dict[str, Any], status: int = 200) -> Response:
         values.setdefault("sample", handoff.directory.sample)
@@ -127,8 +143,13 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         notes = [*handoff.directory.notes(),
                  *([f"服务目录里找不到您负责的：{'、'.join(unknown)}（请管理员改成目录里的村、乡镇名称或代码）"]
                    if unknown else [])]
-        return page(request, "cases.html", {"title": "案件", "view": view, "rows": [_view(handoff, t) for t in rows],
-                                            "notes": notes, "flash": request.query_params.get("flash", "")[:100]})
+        alerts = await asyncio.to_thread(last_alerts, sessions, [t.id for t in rows])
+        aid = await asyncio.to_thread(legal_aid_codes, sessions, [t.id for t in rows])
+        views = [_view(handoff, t, legal_aid_view(aid.get(t.id), eligibility)) for t in rows]
+        return page(request, "cases.html", {"title": "案件", "view": view, "notes": notes, "rows": views,
+                                            "alerts": alerts,
+                                            "after": await asyncio.to_thread(last_event_id, sessions),
+                                            "flash": request.query_params.get("flash", "")[:100]})
 
     async def case_page(request: Request, ticket: Ticket, *, reveal: bool = False) -> Response:
         """The case as this account may read it (``bot.console.access.disclosure``: masked unless revealed)."""
@@ -151,11 +172,15 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
         advisers = [p for p in d.people.values() if p.role == "village_adviser"]
         triage = next((e.data.get("triage") for e in reversed(ticket.events)
                        if isinstance(e.data, dict) and isinstance(e.data.get("triage"), dict)), None)
+        lines = [(line, _local(handoff, line.at)) for line in transcript]
+        aid = legal_aid_view(codes_of(ticket), eligibility)
+        alerts = await asyncio.to_thread(last_alerts, sessions, [ticket.id])
         return page(request, "case.html", {
             "triage": _triage_view(triage, handoff), "said": _short_lines(said, shown),
             "danger_kinds": handoff.desk.triage.signals.labels(),
-            "title": f"案件 #{ticket.id}", **_view(handoff, ticket), "events": events, "mine": mine,
-            "transcript": [(line, _local(handoff, line.at)) for line in transcript], "canned": canned,
+            "title": f"案件 #{ticket.id}", **_view(handoff, ticket, aid), "events": events, "mine": mine,
+            "earlier": lines[:-LATEST_LINES], "latest": lines[-LATEST_LINES:], "canned": canned,
+            "after": await asyncio.to_thread(last_event_id, sessions), "alert": alerts.get(ticket.id, 0),
             "outcomes": OUTCOMES, "targets": {t: handoff.texts.targets.get(t, t) for t in TARGETS},
             "advisers": advisers, "flash": request.query_params.get("flash", "")[:100],
             "summary": shown(ticket.summary), "outcome_note": shown(ticket.outcome_note),
@@ -215,6 +240,8 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
                                         note=field("note"))
                 flash, data = "已转办", {"target": target, "to": to_person}
             elif action == "close":
+                if ticket.state in ("open", "callback"):  # nobody has taken it up: nobody may close it yet
+                    return error_page(request, 409, _calm("claim before closing"))
                 outcome = field("outcome", 40)
                 await asyncio.to_thread(tickets.close, ticket_id, person, outcome, field("note"))
                 flash, data = "已办结", {"outcome": outcome}
@@ -243,8 +270,34 @@ def adviser_routes(handoff: HandoffService) -> list[BaseRoute]:
             return RedirectResponse(f"/console/cases?flash={flash}", status_code=303)
         return RedirectResponse(f"/console/cases/{ticket_id}?flash={flash}", status_code=303)
 
+    @require_role(*CASE_ROLES)
+    async def queue_events(request: Request) -> Response:
+        """New cases and changes of the cases this account may see, live (``bot.live``, ``live_cases``)."""
+        return await listen(request, None)
+
+    @require_role(*CASE_ROLES)
+    async def case_events(request: Request) -> Response:
+        """What happens to one case while its page is open; 404 like the page when it is not theirs."""
+        ticket = await visible_ticket(request, int(request.path_params["ticket_id"]))
+        if ticket is None:
+            return error_page(request, 404, "没有这个案件。")
+        return await listen(request, ticket.id)
+
+    async def listen(request: Request, ticket_id: int | None) -> Response:
+        after = cursor(request)
+        if after is None:
+            return error_page(request, 400, "页面的刷新位置不对，请重新打开页面。")
+        where = visible(request)
+
+        async def take(since: int) -> list[Event]:
+            return await asyncio.to_thread(events_after, sessions, where, since, ticket_id)
+
+        return await live_response(request, take, after, poll=POLL_SECONDS)
+
     return [
         Route("/cases", queue, name="console_cases"),
+        Route("/cases/events", queue_events, name="console_cases_events"),
+        Route("/cases/{ticket_id:int}/events", case_events, name="console_case_events"),
         Route("/cases/{ticket_id:int}", case, name="console_case_ticket"),
         Route("/cases/{ticket_id:int}/reveal", reveal, methods=["POST"], name="console_case_reveal"),
         Route("/cases/{ticket_id:int}/{action}", act, methods=["POST"], name="console_case_action"),
@@ -288,6 +341,8 @@ def _canned(canned: list[Any], index: str) -> str:
 
 def _calm(reason: str) -> str:
     """A ticket error as a short Chinese sentence for the page."""
+    if "claim before closing" in reason:
+        return "这个案件还没有人认领，不能办结：请先认领，和居民联系后再办结。"
     if "claim the case first" in reason:
         return "请先认领这个案件，再回复、转办或办结。"
     if "already" in reason or "someone else" in reason:

@@ -37,7 +37,10 @@ class LegalAidDirectory(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SubmittedPreApplication:
-    """What the legal-aid centre receives: the decision (audit shape), the answers and the result as shown."""
+    """What the legal-aid centre receives: the decision (audit shape), the answers and the result as shown.
+
+    ``situation`` is the check's input in codes (``CheckInput.to_json``: matter, province, area …).
+    """
 
     token: str
     code: str
@@ -46,6 +49,7 @@ class SubmittedPreApplication:
     decision: dict[str, Any]
     answers: list[tuple[str, str]]
     result: dict[str, Any] = field(repr=False)
+    situation: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 SubmitHook = Callable[[SubmittedPreApplication], Awaitable[None]]

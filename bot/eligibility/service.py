@@ -154,6 +154,7 @@ class EligibilityService:
                           "basis": list(decision.basis), "explanation": decision.explanation,
                           "rules_version": decision.rules_version},
                 answers=[(str(q), str(a)) for q, a in row.answers], result=dict(row.result),
+                situation=dict(decision.input or {}),
             )
             return application, first
 

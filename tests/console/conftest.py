@@ -139,3 +139,49 @@ def draft_id_of(response: httpx.Response) -> int:
     match = re.match(r"^/console/drafts/(\d+)", response.headers.get("location", ""))
     assert match, (response.status_code, response.headers.get("location"), response.text[:300])
     return int(match.group(1))
+
+
+@dataclass
+class AdviserConsole:
+    """The adviser console served alone (no corpus index, no Rasa) on a real database and the sample directory."""
+
+    base: str
+    handoff: object
+    sessions: object
+
+
+def adviser_console(sessions, directory_path: str, port: int):
+    """A context manager serving ``/console`` (sign-in, accounts, the case routes) as ``bot.services`` mounts it.
+
+    Real components: the console's middleware and CSRF, the security headers (CSP nonces), the ticket service
+    and the eligibility rules as shipped; only the corpus pages are left out, so no index is built.
+    """
+    from contextlib import contextmanager
+
+    @contextmanager
+    def serve():
+        from starlette.applications import Starlette
+        from starlette.middleware import Middleware
+        from starlette.routing import Mount
+
+        from bot.console.advisers import adviser_routes
+        from bot.console.auth import ConsoleMiddleware, ConsoleState
+        from bot.console.routes_account import account_routes
+        from bot.eligibility.service import EligibilityService
+        from bot.handoff_adapters import ConversationTranscript
+        from bot.middleware import SecurityHeaders
+        from handoff import HandoffService, load_directory
+        from tests.conftest import serving
+
+        http = httpx.AsyncClient()
+        handoff = HandoffService(sessions, load_directory(Path(directory_path)), http=http, messenger=None,
+                                 transcript=ConversationTranscript(sessions))
+        state = ConsoleState(sessions, b"adviser-console-test-secret-" + b"x" * 20)
+        routes = [*account_routes(), *adviser_routes(handoff, EligibilityService.from_folder())]
+        app = Starlette(routes=[Mount("/console", routes=routes,
+                                      middleware=[Middleware(ConsoleMiddleware, state=state)])],
+                        middleware=[Middleware(SecurityHeaders)])
+        with serving(app, port) as base:
+            yield AdviserConsole(base, handoff, sessions)
+
+    return serve()
