@@ -138,18 +138,60 @@ def export_feedback(queries_file: Path, corpus_file: Path | None) -> None:
         click.echo(f"{len(articles)} articles written to {corpus_file}")
 
 
+def _report_inputs() -> tuple[Any, Any, Any]:
+    """The settings, the service directory (or None) and the names of codes, as the console loads them."""
+    from bot.console.analytics_sources import service_directory
+    from bot.console.names import load_names
+    from bot.eligibility.rules import rules_folder
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    return settings, service_directory(settings.directory), load_names(rules_folder(settings.corpus_dir))
+
+
 @console.command("weekly")
 @click.option("--weeks", default=12, show_default=True, type=click.IntRange(3, 104))
 def weekly(weeks: int) -> None:
-    """Print the weekly summary an administrator reads (no personal data)."""
-    from bot.answers import load_reply_texts
-    from bot.console.analytics import Scope, build_report, weekly_summary
-    from bot.console.analytics_sources import DEFAULT_SOURCES, directory_places
-    from bot.settings import load_settings
+    """Print the weekly summary of the last full week, Monday to Sunday, Beijing time (no personal data)."""
+    from bot.console.analytics import Scope, build_report
+    from bot.console.analytics_sources import DEFAULT_SOURCES, places_of
 
-    scope = Scope(None, directory_places(load_settings().directory))
+    _, directory, names = _report_inputs()
+    scope = Scope(None, places_of(directory) if directory is not None else {})
     with _sessions()() as session:
-        report = build_report(session, weeks=weeks, handoff_text=load_reply_texts().handoff, sources=DEFAULT_SOURCES,
-                              scope=scope)
-    for line in weekly_summary(report):
+        report = build_report(session, weeks=weeks, scope=scope, names=names, sources=DEFAULT_SOURCES)
+    for line in report.summary:
         click.echo(line)
+
+
+@console.command("warn")
+def warn() -> None:
+    """Send this week's new hot-spot warnings (热点预警) to the administrators' work-group robot, once each.
+
+    Run it from a timer (e.g. hourly); the warnings go into the robot outbox, which the app's robot worker
+    sends. Exits 1 when there are warnings but no group to send them to (LAWLINE_DIRECTORY).
+    """
+    from bot.console.analytics_sources import places_of
+    from bot.console.auth import utcnow
+    from bot.console.figures import week_of
+    from bot.console.hotspots import admin_group, hot_spots, load_thresholds, send_warnings
+
+    _, directory, names = _report_inputs()
+    now = utcnow()
+    places = places_of(directory) if directory is not None else {}
+    sessions = _sessions()
+    try:
+        with sessions.begin() as session:
+            spots = hot_spots(session, week_of(now), places, names, load_thresholds())
+            group = admin_group(directory)
+            if spots and group is None:
+                click.echo("error: no work group for warnings (the directory's supervisor group, or hotline_group)",
+                           err=True)
+                sys.exit(1)
+            sample = bool(directory and directory.sample)
+            new = send_warnings(session, spots, group, now, sample=sample) if group else []
+    finally:
+        sessions.kw["bind"].dispose()
+    for spot in new:
+        click.echo(f"sent: {spot.text}")
+    click.echo(f"{len(spots)} hot spots this week, {len(new)} new warnings queued")

@@ -1,7 +1,7 @@
 """Tables of the knowledge editors' console.
 
 Accounts, sessions, login attempts, the audit log, corpus drafts (which are also the version history once
-published), answer ratings and retrieval judgements.
+published), answer ratings, retrieval judgements and the hot-spot warnings already sent.
 
 They live on ``bot.models.BotBase`` so that Alembic (``bot/migrations``, revision 0006) sees them with the
 bot's other tables. Resident text never lands here unmasked: judgements keep the masked question.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models import BotBase
@@ -23,6 +23,7 @@ __all__ = [
     "ConsoleAccount",
     "ConsoleSession",
     "CorpusDraft",
+    "HotSpotWarning",
     "LoginAttempt",
     "RetrievalJudgement",
 ]
@@ -147,3 +148,23 @@ class RetrievalJudgement(BotBase):
     citation: Mapped[str | None] = mapped_column(String(400))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("console_accounts.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class HotSpotWarning(BotBase):
+    """A hot-spot warning (热点预警) put in the robot outbox: at most one per week, kind and code.
+
+    ``kind`` is ``topic``, ``village`` or ``town``; ``code`` the topic code, village code or town name;
+    ``week`` the Monday (Beijing time) of the week that rose. Counts only, no resident data.
+    """
+
+    __tablename__ = "analytics_hotspot_warnings"
+    __table_args__ = (UniqueConstraint("week", "kind", "code", name="uq_hotspot_warning"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(10))
+    code: Mapped[str] = mapped_column(String(60))
+    count: Mapped[int] = mapped_column(Integer)
+    previous: Mapped[int] = mapped_column(Integer)
+    group_id: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

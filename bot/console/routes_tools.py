@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.answers import TOPICS
 from bot.console.access import case_scope
-from bot.console.analytics import TOPIC_NAMES, Report, Scope, build_report, report_csv, weekly_summary
+from bot.console.analytics import Report, Scope, build_report, pct, report_csv
 from bot.console.analytics_sources import DEFAULT_SOURCES, places_of, service_directory
 from bot.console.auth import (
     EDITORS,
@@ -188,12 +188,16 @@ def _scope(request: Request, account: Account) -> Scope:
 
 
 def _report(request: Request, session: Session) -> Report:
+    from bot.console.names import load_names
+    from bot.eligibility.rules import rules_folder
+
     weeks = request.query_params.get("weeks", "12")
     count = int(weeks) if weeks.isdigit() and 2 <= int(weeks) <= 104 else 12
-    handoff = context(request).composer.texts.handoff
-    report = build_report(session, weeks=count, handoff_text=handoff, scope=_scope(request, current_account(request)),
-                          sources=DEFAULT_SOURCES)
+    settings = context(request).settings
+    report = build_report(session, weeks=count, scope=_scope(request, current_account(request)),
+                          names=load_names(rules_folder(settings.corpus_dir)), sources=DEFAULT_SOURCES)
     if report.scope.county and current_account(request).role in EDITORS:
+        handoff = context(request).composer.texts.handoff
         report.open_feedback = len(feedback_queue(session, handoff_text=handoff, limit=1000))
     return report
 
@@ -202,22 +206,23 @@ def _report(request: Request, session: Session) -> Report:
 def analytics_page(request: Request) -> Response:
     with console_state(request).sessions() as session:
         report = _report(request, session)
-    weeks = [w.label for w in report.weeks]
-    topic_series = [(TOPIC_NAMES[t], [w.topics.get(t, 0) for w in report.weeks]) for t in TOPIC_NAMES
+    names = report.names
+    weeks = [w.period.label for w in report.weeks]
+    topic_series = [(names.topic(t), [w.topics.get(t, 0) for w in report.weeks]) for t in names.topics
                     if any(w.topics.get(t, 0) for w in report.weeks)]
     charts = {
         "weekly": stacked_weeks(weeks, topic_series, title="每周咨询（按话题）"),
-        "topics": bar_chart([(TOPIC_NAMES.get(t, t), n) for t, n in report.topics.most_common()], unit=" 次",
+        "topics": bar_chart([(names.topic(t), n) for t, n in report.total.topics.most_common()], unit=" 次",
                             title="话题"),
-        "channels": bar_chart(list(report.channels.most_common()), unit=" 次", title="渠道"),
+        "channels": bar_chart([(names.channel(c), n) for c, n in report.total.channels.most_common()], unit=" 次",
+                              title="渠道"),
         "outcomes": stacked_weeks(weeks, [("没把握", [w.unsure for w in report.weeks]),
-                                          ("转人工", [w.handoffs for w in report.weeks]),
+                                          ("转人工居民", [w.handed for w in report.weeks]),
                                           ("👎", [w.thumbs_down for w in report.weeks])], title="需要关注"),
     }
     sections = [(s, bar_chart(list(s.bars), title=s.title) if s.bars else None) for s in report.sections]
     return render(request, "console/analytics.html", {"title": "数据分析", "report": report, "charts": charts,
-                                                      "sections": sections, "summary": weekly_summary(report),
-                                                      "TOPIC_NAMES": TOPIC_NAMES})
+                                                      "sections": sections, "pct": pct})
 
 
 @require_role(*EVERYONE)
@@ -233,7 +238,7 @@ def analytics_csv(request: Request) -> Response:
 def analytics_weekly(request: Request) -> Response:
     with console_state(request).sessions() as session:
         report = _report(request, session)
-    return render(request, "console/weekly.html", {"title": "周报", "lines": weekly_summary(report)})
+    return render(request, "console/weekly.html", {"title": "周报", "lines": report.summary})
 
 
 # ---- web chat 👍/👎 (public, no sign-in) ----------------------------------------------------------

@@ -1,142 +1,199 @@
-"""Analytics over real conversation, rating, ticket and eligibility rows (SQLite and PostgreSQL)."""
+"""Every analytics figure against the hand-computed county of ``analytics_fixture`` (SQLite and PostgreSQL)."""
 
 import datetime as dt
+import time
 
-from bot.console.analytics import Scope, build_report, report_csv, weekly_summary
-from bot.console.analytics_sources import DEFAULT_SOURCES
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from bot.console.analytics import Scope, build_report, report_csv
+from bot.console.analytics_sources import DEFAULT_SOURCES, places_of
 from bot.console.feedback import feedback_queue
-from bot.console.models import AnswerRating
-from bot.models import Conversation, Message
+from bot.console.figures import (
+    eligibility_figures,
+    message_figures,
+    place_figures,
+    ticket_figures,
+    week_of,
+    week_period,
+)
+from bot.console.hotspots import hot_spots, load_thresholds
+from bot.console.names import load_names
+from bot.eligibility.rules import DEFAULT_RULES_DIR
+from handoff.directory import SAMPLE_DIRECTORY, load_directory
+from tests.console.analytics_fixture import BEFORE, LAST, NOW, THIS, at, populate
 
-TODAY = dt.date(2026, 11, 25)  # a Wednesday
-HANDOFF = "需要人工帮忙的，请打 12348。"
-
-
-def _at(days_ago: int, hour: int = 10) -> dt.datetime:
-    day = TODAY - dt.timedelta(days=days_ago)
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-
-
-def _exchange(session, conversation, days_ago, question, meta, text="回答……", engine="rasa"):
-    asked = _at(days_ago)
-    session.add(Message(conversation_id=conversation.id, direction="in", channel=conversation.channel, text=question,
-                        meta={}, created_at=asked))
-    answer = Message(conversation_id=conversation.id, direction="out", channel=conversation.channel, text=text,
-                     engine=engine, meta=meta, created_at=asked + dt.timedelta(seconds=2))
-    session.add(answer)
-    session.flush()
-    return answer
+PLACES = places_of(load_directory(SAMPLE_DIRECTORY))
+NAMES = load_names(DEFAULT_RULES_DIR)
+HOT = "村（社区）“示例镇示例村”咨询明显增多：11月16日—11月22日 3 次，前一周 1 次。"
 
 
-def _populate(sessions):
-    with sessions.begin() as session:
-        people = [Conversation(key=f"web:{i:032d}", channel="web", openid=f"{i:032d}") for i in range(8)]
-        session.add_all(people)
-        session.flush()
-        # Two weeks ago and the week before: a little of everything; last week: many land questions.
-        for weeks_ago in (3, 2):
-            _exchange(session, people[0], 7 * weeks_ago, "工资", {"confident": True, "card": "wages-unpaid-wages",
-                                                                  "citations": ["《劳动法》第五十条"]})
-            _exchange(session, people[1], 7 * weeks_ago, "土地", {"confident": True, "topic": "land"})
-        for i in range(6):
-            _exchange(session, people[i], 7, f"村里收回我的地，电话1391234567{i}", {"confident": True, "topic": "land"})
-        unsure = _exchange(session, people[6], 7, "我叫张三丰，火星的房子", {"confident": False, "confidence": 0.05},
-                           engine="retrieval")
-        disliked = _exchange(session, people[7], 6, "儿子不给养老钱", {"confident": True, "topic": "support"})
-        _exchange(session, people[7], 6, "转人工", {"handoff": "requested"}, text=HANDOFF)
-        session.add(AnswerRating(message_id=disliked.id, conversation_id=people[7].id, rating=-1, channel="web",
-                                 created_at=_at(6)))
-        session.add(AnswerRating(message_id=unsure.id - 2, conversation_id=people[5].id, rating=1, channel="web",
-                                 created_at=_at(7)))
-        _add_records(session)
+@pytest.fixture(autouse=True)
+def utc_server(monkeypatch):
+    """The server's own timezone is UTC: figures must not depend on it."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
-def _add_records(session):
-    from bot.eligibility.models import EligibilityDecision
-    from handoff.models import Ticket
-
-    for village, responded, rating in (("白土坝村", 10, 5), ("白土坝村", None, None), ("石家镇", 200, 3)):
-        created = _at(6)
-        session.add(Ticket(conversation_key="web:x", reason="requested", topic="support", summary="张三 13900000000",
-                           village=village, target="adviser", state="closed" if rating else "open",
-                           created_at=created, updated_at=created,
-                           first_response_at=created + dt.timedelta(minutes=responded) if responded else None,
-                           first_response_due=created + dt.timedelta(minutes=60),
-                           resolution_due=created + dt.timedelta(days=1),
-                           closed_at=created + dt.timedelta(hours=3) if rating else None, rating=rating))
-    for decision in ("eligible", "eligible", "needs_review"):
-        session.add(EligibilityDecision(rules_version="v1", province="重庆市", matter="support_payment",
-                                        decision=decision, means_test="exempt", basis=[], explanation="",
-                                        input={}, source="chat", created_at=_at(6)))
+@pytest.fixture
+def county(sessions):
+    populate(sessions)
+    return sessions
 
 
-def test_weekly_figures_by_topic_with_rates_and_a_rising_topic(sessions):
-    _populate(sessions)
-    with sessions() as session:
-        report = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES)
-    last = report.weeks[-2]
-    assert [w.week.weekday() for w in report.weeks] == [0] * 6 and report.weeks[-1].week == dt.date(2026, 11, 23)
-    assert last.questions == 8 and last.topics["land"] == 6 and last.topics["support"] == 1
-    assert last.unsure == 1 and last.handoffs == 1 and last.fallback == 1
-    assert (last.thumbs_up, last.thumbs_down) == (1, 1) and last.median_reply_seconds == 2.0
-    assert report.weeks[-4].topics == {"wages": 1, "land": 1}  # topic from the card id when none is given
-    lines = weekly_summary(report)
-    assert "咨询 8 次" in lines[1] and any("土地承包" in line and "明显增多" in line for line in lines)
-    tickets = next(s for s in report.sections if s.title == "转人工工单")
-    kpis = dict(tickets.kpis)
-    # 白土坝村 answered in 10 min (in time), 石家镇 after 200 min (late), one still open and overdue.
-    assert kpis["转人工工单"] == "3" and kpis["按时首次回复"] == "33%" and kpis["居民评分"].startswith("4.0")
+def test_weeks_are_monday_to_sunday_beijing_time():
+    sunday = THIS - dt.timedelta(days=1)
+    assert week_of(at(sunday, 23, 30)) == LAST and week_of(at(THIS, 0, 30)) == THIS
+    assert at(THIS, 0, 30).weekday() == 6  # Monday 00:30 in Beijing is still Sunday in UTC
+    assert week_of(NOW) == THIS and week_period(LAST).end_at == at(THIS, 0, 0)
+
+
+def test_message_figures_per_week(county):
+    with county() as session:
+        before, last, this = message_figures(session, [week_period(d) for d in (BEFORE, LAST, THIS)])
+        whole = message_figures(session, [week_period(BEFORE, 3)])[0]
+    assert (before.questions, before.conversations, before.handed, before.handoff_rate) == (2, 2, 0, 0.0)
+    assert before.topics == {"wages": 1, "land": 1}  # c0's topic from the card id
+    # last week: 5 answers (the handoff desk's replies are not answers), 5 residents wrote, 2 handed over
+    # (c4's two tickets are one resident), Sunday 23:30 belongs here and Monday 00:30 does not.
+    assert (last.questions, last.unsure, last.fallback) == (5, 1, 1)
+    assert (last.conversations, last.handed, last.handoff_rate) == (5, 2, 0.4)
+    assert (last.thumbs_up, last.thumbs_down, last.satisfaction) == (1, 1, 0.5)
+    assert last.topics == {"land": 4, "support": 1} and last.channels == {"web": 5}
+    assert last.median_reply_seconds == 2.0 and last.unsure_rate == 0.2
+    assert (this.questions, this.conversations, this.handed, this.thumbs_up) == (2, 2, 1, 1)
+    assert this.channels == {"web": 1, "official_account": 1}
+    assert (whole.questions, whole.conversations, whole.handed, whole.handoff_rate) == (9, 6, 3, 0.5)
+
+
+def test_ticket_eligibility_and_place_figures(county):
+    with county() as session:
+        tickets = ticket_figures(session, week_period(LAST), Scope(), NOW)
+        mine = ticket_figures(session, week_period(LAST), Scope(("sx-t1-v1",)), NOW)
+        checks = eligibility_figures(session, week_period(LAST))
+        places = place_figures(session, week_period(LAST), None)
+    assert (tickets.tickets, tickets.still_open, tickets.urgent) == (3, 3, 0)
+    assert (tickets.response_judged, tickets.response_on_time) == (3, 0)  # all unanswered past the hour
+    assert (tickets.resolution_judged, tickets.resolution_on_time) == (3, 0)
+    assert tickets.villages == {"sx-t1-v1": 1, "": 2} and tickets.reasons == {"requested": 3}
+    assert mine.tickets == 1
+    assert (checks.checks, checks.eligible) == (2, 1)
+    assert checks.matters == {"labor_relation_or_remuneration": 1, "support_payment": 1}
+    assert (places.questions, places.known) == (5, 4)
+    assert places.villages == {"sx-t1-v1": 3, "sx-t2-v1": 1} and places.towns(PLACES) == {"示例镇": 3, "演示乡": 1}
+
+
+def test_hot_spots_follow_the_rule_in_the_data_file(county):
+    thresholds = load_thresholds()
+    with county() as session:
+        last = hot_spots(session, LAST, PLACES, NAMES, thresholds)
+        this = hot_spots(session, THIS, PLACES, NAMES, thresholds)
+    # land rose 1 → 4 and 示例镇 1 → 3, below their minimum of 5; 示例村 1 → 3 meets 3 and 2×.
+    assert [(s.kind, s.code, s.count, s.previous) for s in last] == [("village", "sx-t1-v1", 3, 1)]
+    assert last[0].text == HOT and this == []
+
+
+def test_the_report_csv_and_weekly_summary_use_the_same_figures(county):
+    with county() as session:
+        report = build_report(session, weeks=3, now=NOW, scope=Scope(None, PLACES), names=NAMES,
+                              sources=DEFAULT_SOURCES)
+    assert [w.period.start for w in report.weeks] == [BEFORE, LAST, THIS]
+    assert (report.total.questions, report.total.conversations, report.total.handed) == (9, 6, 3)
+    assert report.summary == [
+        "上周（11月16日—11月22日，北京时间）服务概况：",
+        "· 咨询 5 次（前一周 2，+150%），5 位居民来问。",
+        "· 话题：土地承包 80%、赡养抚养 20%。",
+        f"· 注意：{HOT}",
+        "· 没把握回答 1 次（20%）；转人工 2 位居民（40% 的来问居民）。",
+        "· 居民评价：👍 1 / 👎 1（满意 50%）。",
+        "· 对话引擎不可用时直接检索回答 1 次，请检查 Rasa 服务。",
+        "· 咨询最多的村：示例镇示例村 3 个，演示乡演示村 1 个（只含说过村的居民，占全部咨询 80%）。",
+        "· 转人工工单 3 张：按时首次回复 0%，按时办结 0%，居民评分 —。",
+        "· 法律援助自测 2 次，其中很可能符合法律援助的条件 50%。",
+    ]
     eligibility = next(s for s in report.sections if s.title == "法律援助自测结果")
-    assert dict(eligibility.kpis)["可以申请"] == "67%"
-    csv_text = report_csv(report)
-    everything = csv_text + "\n".join(lines) + repr(report.sections)
-    for secret in ("1391234567", "13900000000", "张三", "火星"):
-        assert secret not in everything
+    assert eligibility.rows == (("农村土地承包经营纠纷", "1", "33%"), ("请求确认劳动关系或者支付劳动报酬", "1", "33%"),
+                                ("请求给付赡养费、抚养费、扶养费", "1", "33%"))
+    assert dict(eligibility.bars) == {"很可能符合法律援助的条件": 2.0, "要由法律援助机构进一步审查": 1.0}
+    tickets = next(s for s in report.sections if s.title == "转人工工单")
+    assert dict(tickets.kpis)["转人工工单"] == "4" and tickets.rows[0] == ("（未说）", "2", "50%")
+    assert dict(tickets.bars)["居民要求转人工"] == 4.0
+    lines = report_csv(report).splitlines()
+    assert lines[2].split(",")[:7] == [LAST.isoformat(), "5", "5", "1", "0.200", "2", "0.400"]
+    everything = report_csv(report) + "\n".join(report.summary) + repr(report.sections)
+    for secret in ("13912345678", "13900000000", "张三", "labor_relation", "needs_review", "requested"):
+        assert secret not in everything, secret
 
 
-def test_an_adviser_sees_only_their_villages(sessions):
-    _populate(sessions)
-    with sessions() as session:
-        report = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES,
-                              scope=Scope(("白土坝村",)))
-    assert report.total("questions") == 0  # conversations carry no village: nothing county-wide leaks
+def test_an_adviser_sees_only_their_villages(county):
+    with county() as session:
+        report = build_report(session, weeks=3, now=NOW, scope=Scope(("sx-t1-v1",), PLACES), names=NAMES,
+                              sources=DEFAULT_SOURCES)
+    assert report.total.questions == 0 and report.hot_spots == []  # county-wide counts stay county-wide
     assert [s.title for s in report.sections] == ["咨询的村（社区）和乡镇（您负责的村）", "转人工工单（您能办理的案件）"]
-    assert report.sections[0].rows == ()  # no resident of 白土坝村 has told their village
-    assert dict(report.sections[1].kpis)["转人工工单"] == "2" and report.sections[1].rows[0][0] == "白土坝村"
+    assert [r[0] for r in report.sections[0].rows] == ["示例镇示例村"]
+    assert dict(report.sections[1].kpis)["转人工工单"] == "1"
 
 
-def test_questions_by_the_village_residents_told_and_its_town(sessions):
+def test_the_feedback_queue_still_finds_the_unsure_answer(county):
+    with county() as session:
+        items = feedback_queue(session, handoff_text="", days=100000)
+    assert "unsure" in {item.reason for item in items}
+
+
+# ---- the warning, sent once to the robot --------------------------------------------------------
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def wecom():
+    from tests.handoff.wecom_standin import WeComStandIn
+
+    server = WeComStandIn()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _this_week_rise(sessions) -> None:
+    """Three answers for 示例镇示例村 at the start of the real current week (none the week before)."""
+    from bot.console.auth import utcnow
+    from bot.models import Conversation, Message
     from handoff.models import ResidentProfile
 
-    _populate(sessions)
+    start = week_period(week_of(utcnow())).start_at
     with sessions.begin() as session:
-        for i, village in ((0, "v-bai"), (1, "v-bai"), (2, "v-shi"), (3, "v-unlisted")):
-            session.add(ResidentProfile(conversation_key=f"web:{i:032d}", village=village, sent_since_inbound=0,
-                                        pending_data={}, updated_at=_at(6)))
-    places = {"v-bai": ("石会镇", "白土坝村"), "v-shi": ("石家镇", "石家村")}
-    with sessions() as session:
-        county = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES,
-                              scope=Scope(None, places))
-        adviser = build_report(session, weeks=6, today=TODAY, handoff_text=HANDOFF, sources=DEFAULT_SOURCES,
-                               scope=Scope(("v-bai",), places))
-    section = next(s for s in county.sections if s.title == "咨询的村（社区）和乡镇")
-    # people 0 and 1 asked twice in earlier weeks and once about land last week; 2 and 3 once each;
-    # 12 questions in all (the 转人工 reply is not an answer).
-    assert section.rows[0] == ("石会镇白土坝村", "6", "75%", "土地承包、工资报酬")
-    assert {r[0]: r[1] for r in section.rows} == {"石会镇白土坝村": "6", "石家镇石家村": "1", "v-unlisted": "1"}
-    kpis = dict(section.kpis)
-    assert kpis["已知村的咨询"] == "8" and kpis["占全部咨询"] == "67%" and kpis["乡镇：石会镇"] == "6"
-    assert "石会镇白土坝村 6 个" in section.summary and any("石会镇白土坝村" in line for line in weekly_summary(county))
-    mine = next(s for s in adviser.sections if s.title.startswith("咨询的村"))
-    assert [r[0] for r in mine.rows] == ["石会镇白土坝村"]
+        for i in range(3):
+            who = Conversation(key=f"web:hot{i}", channel="web", openid=f"hot{i}")
+            session.add(who)
+            session.flush()
+            session.add(ResidentProfile(conversation_key=who.key, village="sx-t1-v1", sent_since_inbound=0,
+                                        pending_data={}, updated_at=start))
+            session.add(Message(conversation_id=who.id, direction="out", channel="web", text="回答", engine="rasa",
+                                meta={"confident": True, "topic": "land"}, created_at=start))
 
 
-def test_the_feedback_queue_masks_questions_and_knows_why(sessions):
-    _populate(sessions)
-    with sessions() as session:
-        items = feedback_queue(session, handoff_text=HANDOFF, days=100000)
-    reasons = {item.reason: item for item in items}
-    # 儿子不给养老钱 was rated 👎 and then escalated: one entry per question (the latest reason).
-    assert len(items) == 2 and set(reasons) == {"unsure", "escalated"}
-    assert reasons["unsure"].question == "我叫张**，火星的房子"
-    assert reasons["escalated"].question == "儿子不给养老钱"  # the question before 转人工
+@pytest.mark.anyio
+async def test_lawline_console_warn_sends_each_warning_once(sessions, database_url, wecom, tmp_path):
+    from bot.console.cli import console
+    from handoff.robot import RobotClient, RobotSender
+
+    _this_week_rise(sessions)
+    env = {"LAWLINE_DATABASE_URL": database_url, "LAWLINE_DIRECTORY": str(SAMPLE_DIRECTORY),
+           "LAWLINE_VAR_DIR": str(tmp_path / "var")}
+    runs = [CliRunner().invoke(console, ["warn"], env=env) for _ in range(2)]
+    assert [r.exit_code for r in runs] == [0, 0], runs[0].output
+    assert "1 new warnings queued" in runs[0].output and "0 new warnings queued" in runs[1].output
+    async with httpx.AsyncClient() as http:
+        sender = RobotSender(sessions, load_directory(SAMPLE_DIRECTORY), RobotClient(http, wecom.base_url))
+        await sender.run_once()
+        await sender.run_once()
+    received = wecom.messages
+    assert len(received) == 1 and received[0].key == "sample-key-supervisor"
+    assert "热点预警" in received[0].content and "示例镇示例村" in received[0].content

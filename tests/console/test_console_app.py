@@ -422,7 +422,7 @@ def test_analytics_csv_and_weekly_summary_carry_no_personal_data(base, names):
     assert questions >= 2 and "<svg" in page.text and "工资报酬" in page.text
     csv_text = admin.get("/console/analytics.csv").text
     header = csv_text.lstrip("\ufeff").splitlines()[0]
-    assert header.startswith("周（周一）,咨询数,居民数") and len(csv_text.splitlines()) == 13
+    assert header.startswith("周（周一，北京时间）,咨询数,来问居民") and len(csv_text.splitlines()) == 13
     weekly = admin.get("/console/analytics/weekly").text
     assert "服务概况" in weekly
     for text in (page.text, csv_text, weekly):
