@@ -34,16 +34,23 @@ def bench() -> None:
 @click.option("--citations", "citations_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help='JSONL lines {"query", "context", "law", "article"}: the share found at rank 1 '
                    "(tests/data/retrieval/citations.jsonl).")
+@click.option("--cases", "cases_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL lines {"id", "query", "relevant": ["case:…"] or []}: the reference case found first among '
+                   "the case hits (tests/data/retrieval/cases.jsonl; needs a corpus folder).")
+@click.option("--case-show-at", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Confidence from which the first case hit counts as shown.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the metrics.")
 @click.option("--model", help="Embedding model (default LAWLINE_EMBEDDING_MODEL).")
 @click.option("--dense-weight", type=click.FloatRange(0, 1), help="Override the fusion weight (for ablations).")
 @pass_context
 def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | None, citations_file: Path | None,
-                    top: int, as_json: bool, model: str | None, dense_weight: float | None) -> None:
+                    cases_file: Path | None, case_show_at: float, top: int, as_json: bool, model: str | None,
+                    dense_weight: float | None) -> None:
     """Index a corpus with the production pipeline and report recall@k, MRR@10, latency, build time, RSS.
 
-    With --citations, also the share of citation forms whose exact article comes first.
+    With --citations, also the share of citation forms whose exact article comes first; with --cases, how often
+    the right reference case comes first among the case hits.
     """
     import dataclasses
 
@@ -56,14 +63,15 @@ def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | Non
     from retrieval.dense import load_encoder
     from retrieval.text import load_analyzer
 
-    if queries_file is None and citations_file is None:
-        raise click.UsageError("give --queries, --citations or both")
+    if queries_file is None and citations_file is None and cases_file is None:
+        raise click.UsageError("give --queries, --citations, --cases or several")
     model_id = model or ctx.settings.embedding_model
     fusion = DEFAULT_FUSION if dense_weight is None else dataclasses.replace(DEFAULT_FUSION, dense_weight=dense_weight)
     try:
         docs = folder_documents(corpus_file) if corpus_file.is_dir() else load_bench_corpus(corpus_file)
         queries = load_queries(queries_file) if queries_file else []
         citations = load_citations(citations_file) if citations_file else []
+        cases = load_queries(cases_file) if cases_file else []
     except (BenchError, CorpusError) as exc:
         raise click.ClickException(str(exc)) from exc
     encoder = load_encoder(model_id)
@@ -72,6 +80,7 @@ def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | Non
         result = run_retrieval_bench(
             docs, queries, encoder, model_id, load_analyzer(), analyzer_info(), top=top, fusion=fusion,
             batch_size=ctx.settings.embedding_batch_size, progress=bar.update, citations=citations, wrong=wrong,
+            cases=cases, case_show_at=case_show_at,
         )
     click.echo(f"model {model_id}; dense weight {fusion.dense_weight}; {int(result['documents'])} documents, "
                f"{int(result['queries'])} queries" + (f", {len(citations)} citation lines" if citations else ""))
@@ -88,6 +97,12 @@ def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | Non
                    f"{result['citations_none']:.4f}")
         for line in wrong:
             click.echo(f"  wrong: {line}")
+    if cases:
+        keys += ("case@1", "case@3", "case_shown_right", "case_shown_wrongly")
+        click.echo(f"cases      right case first {result['case@1']:.4f}, in the first three {result['case@3']:.4f} "
+                   f"({int(result['case_queries'])} questions); shown at {case_show_at}: right "
+                   f"{result['case_shown_right']:.4f}, for a question no case fits {result['case_shown_wrongly']:.4f} "
+                   f"({int(result['case_none_queries'])} questions)")
     click.echo(f"build      {result['index_build_s']:.1f} s; peak RSS {result['peak_rss_mb']:.0f} MB")
     if as_json:
         keys += ("index_build_s", "peak_rss_mb")

@@ -164,6 +164,39 @@ def evaluate(retriever: Retriever, queries: list[Query], top: int) -> dict[str, 
     return result
 
 
+CASE_KINDS = frozenset({"case"})
+
+
+def evaluate_cases(retriever: Retriever, queries: list[Query], show_at: float) -> dict[str, float]:
+    """How well the reference cases are found: among the case hits of each question (``kind`` case only).
+
+    ``case@1`` / ``case@3``: share of questions with a relevant case whose case is first / in the first three.
+    A case is *shown* when the first case hit's confidence is at least ``show_at``: ``case_shown_right`` is the
+    share of questions with a relevant case where the shown case is it; ``case_shown_wrongly`` the share of
+    questions with no fitting case (``relevant`` empty) that would be shown one anyway.
+    """
+    from retrieval.documents import Filters
+
+    at1, at3, shown_right, shown_wrongly = [], [], [], []
+    for query in queries:
+        hits = retriever.search(query.text, k=3, filters=Filters(kinds=CASE_KINDS))
+        ids = [h.document.id for h in hits]
+        shown = bool(hits) and hits[0].confidence >= show_at
+        if query.relevant:
+            at1.append(bool(ids) and ids[0] in query.relevant)
+            at3.append(bool(query.relevant.intersection(ids)))
+            shown_right.append(shown and ids[0] in query.relevant)
+        else:
+            shown_wrongly.append(shown)
+
+    def share(values: list[bool]) -> float:
+        return float(np.mean(values)) if values else 0.0
+
+    return {"case@1": share(at1), "case@3": share(at3), "case_shown_right": share(shown_right),
+            "case_shown_wrongly": share(shown_wrongly), "case_queries": float(len(at1)),
+            "case_none_queries": float(len(shown_wrongly))}
+
+
 def run_retrieval_bench(
     docs: list[Document],
     queries: list[Query],
@@ -178,6 +211,8 @@ def run_retrieval_bench(
     progress: Callable[[int], None] | None = None,
     citations: list[CitationCase] | None = None,
     wrong: list[str] | None = None,
+    cases: list[Query] | None = None,
+    case_show_at: float = 0.5,
 ) -> dict[str, float]:
     """Build the index over the benchmark corpus (timed), evaluate every query and every citation line.
 
@@ -197,6 +232,8 @@ def run_retrieval_bench(
         result.update(cited)
         if wrong is not None:
             wrong.extend(failed)
+    if cases:
+        result.update(evaluate_cases(retriever, cases, case_show_at))
     result["index_build_s"] = build_seconds
     result["peak_rss_mb"] = _peak_rss_mb()
     result["documents"] = float(len(docs))
