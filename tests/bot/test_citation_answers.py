@@ -120,4 +120,4 @@ def test_bench_retrieval_reports_the_share_of_citations_found_at_rank_1(tmp_path
     assert {"recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "p50_ms", "p95_ms", "index_build_s",
             "peak_rss_mb", "citations@1", "citations_repealed", "citations_none"} == keys
     neither = runner.invoke(main, ["bench", "retrieval", "--corpus", str(corpus)])
-    assert neither.exit_code == 2 and "give --queries, --citations or both" in neither.output
+    assert neither.exit_code == 2 and "give --queries, --citations, --cases or several" in neither.output
