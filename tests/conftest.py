@@ -18,12 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, make_sessions, upgrade_schema
+from tests.model_cache import cached_danger_model, cached_rasa_model
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "data"
-# Models trained from this checkout's data, named by what they were trained from, so a second run on the same
-# data skips training (a clean clone, as in CI, trains them once). Each session copies what it uses.
-CACHE = ROOT / "var" / "test-cache"
 # What the tests' Rasa servers show the apps' /webhook (a developer's own LAWLINE_ACTION_SECRET would win on
 # Rasa's side, so it is used here too).
 ACTION_SECRET = os.environ.get("LAWLINE_ACTION_SECRET") or "test-action-secret-" + "x" * 32
@@ -105,15 +103,8 @@ def _rasa_training(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator
 
 
 def _rasa_model_for(layout) -> Path:
-    """The Rasa model of the project's current data in ``layout``'s models folder (trained into CACHE first)."""
-    import fcntl
-
-    from nlu.project import train_if_changed
-
-    (CACHE / "rasa-models").mkdir(parents=True, exist_ok=True)
-    with open(CACHE / "rasa-models" / ".lock", "w") as lock:  # parallel runs: one trains, the others wait for it
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        cached = train_if_changed(layout.project_dir, CACHE / "rasa-models", layout.rasa_bin)
+    """The Rasa model of the project's current data in ``layout``'s models folder (from the cache)."""
+    cached = cached_rasa_model(layout.project_dir, layout.rasa_bin)
     layout.models_dir.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copy2(cached, layout.models_dir / cached.name))
 
@@ -137,12 +128,10 @@ def corpus_index(tmp_path_factory, use_encoder, _rasa_training):
 
 def danger_model(folder: Path, use_encoder) -> Path:
     """The danger model trained once per run on the shipped examples, beside the shared index (read-only)."""
-    from handoff.danger import ensure_model
     from retrieval.dense import encode
 
     path = folder / "danger" / "model.joblib"
-    cached = CACHE / "danger" / "model.joblib"
-    ensure_model(cached, lambda texts: encode(use_encoder, texts), "use-multilingual-v3")
+    cached = cached_danger_model(lambda texts: encode(use_encoder, texts))
     path.parent.mkdir(parents=True, exist_ok=True)
     for source in (cached, cached.with_suffix(".json")):
         shutil.copyfile(source, path.parent / source.name)
