@@ -38,17 +38,26 @@ run: index danger
 	$(LAWLINE) serve
 
 ## make test: everything make run sets up, a PostgreSQL server on loopback, then every test.
-# The two virtualenvs and the Debian packages are installed side by side; the test models (Rasa's and the
-# danger model, tests/model_cache.py) start training in the background while the checks and servers start.
+# The two virtualenvs and the Debian packages install side by side; the tests' models (tests/model_cache.py)
+# start training in the background as soon as their virtualenv is there; the type check runs beside pytest
+# (whose later tests mostly wait on servers), and either failing fails the target.
 test:
-	@$(MAKE) --no-print-directory -j3 setup packages
-	@mkdir -p var && ($(VENV)/bin/python -m tests.model_cache > var/test-models.log 2>&1 &)
+	@$(MAKE) --no-print-directory -j4 setup packages test-models
 	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests
-	$(VENV)/bin/mypy
 	@scripts/chromium.sh >/dev/null
 	@scripts/netns.sh install
 	@pg_url=$$(scripts/postgres.sh start) && redis_url=$$(scripts/redis.sh start) && \
-	LAWLINE_TEST_POSTGRES_URL=$$pg_url LAWLINE_TEST_REDIS_URL=$$redis_url $(VENV)/bin/python -m pytest
+	{ $(VENV)/bin/mypy > var/mypy.log 2>&1 & checks=$$!; } && \
+	LAWLINE_TEST_POSTGRES_URL=$$pg_url LAWLINE_TEST_REDIS_URL=$$redis_url $(VENV)/bin/python -m pytest; tests=$$?; \
+	wait $$checks; typed=$$?; echo "mypy:"; cat var/mypy.log; [ $$tests -eq 0 ] && [ $$typed -eq 0 ]
+
+# Background training of the tests' models, each as soon as its virtualenv is there (make test).
+.PHONY: test-models test-model-danger test-model-rasa
+test-models: test-model-danger test-model-rasa
+test-model-danger: $(STAMP)
+	@mkdir -p var && ($(VENV)/bin/python -m tests.model_cache danger > var/test-model-danger.log 2>&1 &)
+test-model-rasa: $(STAMP) $(RASA_STAMP)
+	@mkdir -p var && ($(VENV)/bin/python -m tests.model_cache rasa > var/test-model-rasa.log 2>&1 &)
 
 lint: setup
 	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests

@@ -41,32 +41,43 @@ def cached_danger_model(embed: Callable[[list[str]], np.ndarray]) -> Path:
     return DANGER
 
 
-def main() -> int:
-    """Train both models into CACHE, Rasa in a thread beside the danger model (two cores, two trainings)."""
+def main(which: list[str]) -> int:
+    """Train the models named (``danger``, ``rasa``; default both) into CACHE, each in its own thread.
+
+    ``make test`` starts ``danger`` as soon as the app's virtualenv is there (while Rasa's and the Debian
+    packages install) and ``rasa`` once Rasa's virtualenv is. A failure is said; pytest trains it itself.
+    """
     from nlu.layout import RasaLayout
     from retrieval.dense import encode, load_encoder
 
-    layout = RasaLayout.default()
-    failures: list[BaseException] = []
+    failures: list[str] = []
 
     def rasa() -> None:
-        try:
+        layout = RasaLayout.default()
+        if layout.rasa_bin.is_file():  # else the Rasa tests say what is missing
             print(cached_rasa_model(layout.project_dir, layout.rasa_bin), flush=True)
-        except BaseException as exc:  # noqa: BLE001 - said below; pytest trains it again itself
-            failures.append(exc)
 
-    thread = threading.Thread(target=rasa, name="rasa-train")
-    with_rasa = layout.rasa_bin.is_file()  # else the Rasa tests say what is missing
-    if with_rasa:
+    def danger() -> None:
+        encoder = load_encoder(ENCODER)
+        print(cached_danger_model(lambda texts: encode(encoder, texts)), flush=True)
+
+    def run(name: str, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - said below; pytest trains it again itself
+            failures.append(f"{name} model: {exc}")
+
+    jobs = {"rasa": rasa, "danger": danger}
+    threads = [threading.Thread(target=run, args=(name, jobs[name]), name=name) for name in (which or list(jobs))]
+    for thread in threads:
         thread.start()
-    encoder = load_encoder(ENCODER)
-    print(cached_danger_model(lambda texts: encode(encoder, texts)), flush=True)
-    if with_rasa:
+    for thread in threads:
         thread.join()
     for failure in failures:
-        print(f"rasa model: {failure}", file=sys.stderr)
+        print(failure, file=sys.stderr)
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    unknown = [name for name in sys.argv[1:] if name not in ("rasa", "danger")]
+    sys.exit(f"usage: python -m tests.model_cache [danger] [rasa] (not {unknown})" if unknown else main(sys.argv[1:]))
