@@ -48,6 +48,12 @@ start() {
     if [ -z "$("${psql[@]}" -c "select 1 from pg_roles where rolname='lawline'")" ]; then
         "${psql[@]}" -c "create role lawline login password 'lawline' createdb"
     fi
+    # DROP DATABASE ... WITH (FORCE) by the tests also signals an autovacuum worker that happens to be in the
+    # database; without pg_signal_backend that fails with "must be a member of the role whose process ...".
+    if [ -z "$("${psql[@]}" -c "select 1 from pg_auth_members m join pg_roles r on r.oid = m.roleid
+            join pg_roles u on u.oid = m.member where r.rolname = 'pg_signal_backend' and u.rolname = 'lawline'")" ]; then
+        "${psql[@]}" -c "grant pg_signal_backend to lawline"
+    fi
     if [ -z "$("${psql[@]}" -c "select 1 from pg_database where datname='lawline_test'")" ]; then
         "${psql[@]}" -c "create database lawline_test owner lawline encoding 'UTF8' template template0"
     fi
