@@ -4,8 +4,9 @@ VENV := .venv
 LAWLINE := $(VENV)/bin/lawline
 STAMP := $(VENV)/.bootstrapped
 RASA_STAMP := .venv-rasa/.bootstrapped
+MP_STAMP := miniprogram/node_modules/.installed
 
-.PHONY: run test setup packages corpus index danger lint typecheck postgres clean
+.PHONY: run test setup packages miniprogram-packages corpus index danger lint typecheck postgres clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -20,6 +21,14 @@ setup: $(STAMP) $(RASA_STAMP)
 # The Debian packages the tests need (Chromium, iproute2, PostgreSQL, Redis), with one apt-get update.
 packages:
 	@scripts/debian-packages.sh
+
+# The mini-program client's test tools (miniprogram/package-lock.json: miniprogram-simulate, jsdom), from the registry.
+$(MP_STAMP): miniprogram/package.json miniprogram/package-lock.json
+	@mkdir -p var && cd miniprogram && npm ci --no-audit --no-fund --loglevel=error > ../var/npm-ci.log 2>&1 \
+		|| { cat ../var/npm-ci.log; exit 1; }
+	@touch $(MP_STAMP)
+
+miniprogram-packages: $(MP_STAMP)
 
 corpus: setup
 	$(LAWLINE) corpus import
@@ -38,12 +47,14 @@ run: index danger
 	$(LAWLINE) serve
 
 ## make test: everything make run sets up, a PostgreSQL server on loopback, then every test.
-# The two virtualenvs and the Debian packages install side by side; the tests' models (tests/model_cache.py)
-# start training in the background as soon as their virtualenv is there; the type check runs beside pytest
-# (whose later tests mostly wait on servers), and either failing fails the target.
+# The two virtualenvs, the Debian packages and the mini-program's npm packages install side by side; the tests'
+# models (tests/model_cache.py) start training in the background as soon as their virtualenv is there; the
+# mini-program's tests (node --test, seconds) run before pytest; the type check runs beside pytest (whose later
+# tests mostly wait on servers), and either failing fails the target.
 test:
-	@$(MAKE) --no-print-directory -j4 setup packages test-models
+	@$(MAKE) --no-print-directory -j4 setup packages test-models miniprogram-packages
 	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests
+	cd miniprogram && node --test --test-reporter=spec test/*.test.js
 	@scripts/chromium.sh >/dev/null
 	@scripts/netns.sh install
 	@pg_url=$$(scripts/postgres.sh start) && redis_url=$$(scripts/redis.sh start) && \

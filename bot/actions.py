@@ -16,6 +16,7 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 from bot.answers import DETAIL_BUTTONS, DETAIL_PARTS, TOPICS, Answer, AnswerComposer
 from bot.eligibility.actions import eligibility_actions
 from bot.eligibility.service import EligibilityService
+from bot.places import PLACE_PAYLOAD, Places
 from nlu.affirmation import affirmation_response
 
 __all__ = ["build_executor"]
@@ -148,10 +149,14 @@ def _typed_part(text: str) -> str:
 
 
 class AnswerDetails(Action):
-    """1 / 2 / 3 after a short answer: the articles in full, every step, the places (``/details{"part"}``)."""
+    """1 / 2 / 3 after a short answer: the articles in full, every step, the places (``/details{"part"}``).
 
-    def __init__(self, composer: AnswerComposer) -> None:
+    The places are the answer's own kinds of office, then the directory's service points near the resident.
+    """
+
+    def __init__(self, composer: AnswerComposer, places: Places | None = None) -> None:
         self.composer = composer
+        self.places = places
 
     def name(self) -> str:
         return "action_answer_details"
@@ -162,11 +167,49 @@ class AnswerDetails(Action):
                      if e.get("entity") == "part"), _typed_part(typed))
         _, card, citations = _previous(tracker)
         topic = tracker.get_slot("topic")
-        text = self.composer.details(part if part in DETAIL_PARTS else "law", card=card, citations=citations,
-                                     topic=topic if topic in TOPICS else None)
+        part = part if part in DETAIL_PARTS else "law"
+        text = self.composer.details(part, card=card, citations=citations, topic=topic if topic in TOPICS else None)
+        if part == "where" and self.places is not None and (card or citations):
+            nearby = await asyncio.to_thread(self.places.where, tracker.sender_id, typed, offer_towns=False)
+            text = f"{text}\n\n{nearby.text}"
         meta = {"lawline": {"answer_kind": "details", "card": card, "citations": list(citations),
                             "buttons": DETAIL_BUTTONS, "menu": "details"}}
         dispatcher.utter_message(text=text, json_message=meta)
+        return []
+
+
+class WhereToGo(Action):
+    """"去哪里办事": the service points of the resident's village or town (``bot.places``).
+
+    After an answer, its kinds of office come first (as 3 brings them); with no place known, the county's
+    points and the towns to choose from (``/where_to_go{"place": code}``; typing a number or name picks one).
+    """
+
+    def __init__(self, composer: AnswerComposer, places: Places | None) -> None:
+        self.composer = composer
+        self.places = places
+
+    def name(self) -> str:
+        return "action_where_to_go"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        typed = str(tracker.latest_message.get("text") or "")
+        chosen = next((str(e.get("value")) for e in tracker.latest_message.get("entities") or []
+                       if e.get("entity") == "place"), None)
+        _, card, citations = _previous(tracker)
+        topic = tracker.get_slot("topic")
+        answered = (self.composer.details("where", card=card, citations=citations,
+                                          topic=topic if topic in TOPICS else None) if card or citations else "")
+        if self.places is None:  # no directory wired (bare executor): the answer's places, or the hotline
+            dispatcher.utter_message(text=answered or self.composer.texts.where["hotline"])
+            return []
+        said = "" if typed.startswith(PLACE_PAYLOAD) else typed
+        nearby = await asyncio.to_thread(self.places.where, tracker.sender_id, said, chosen=chosen)
+        text = f"{answered}\n\n{nearby.text}" if answered else nearby.text
+        meta: dict[str, Any] = {"answer_kind": "where"}
+        if nearby.buttons:
+            meta.update(buttons=nearby.buttons, menu="places")
+        dispatcher.utter_message(text=text, json_message={"lawline": meta})
         return []
 
 
@@ -273,16 +316,19 @@ class AskAffirmation(Action):
         return []
 
 
-def build_executor(composer: AnswerComposer, eligibility: EligibilityService | None = None) -> ActionExecutor:
+def build_executor(composer: AnswerComposer, eligibility: EligibilityService | None = None,
+                   places: Places | None = None) -> ActionExecutor:
     """An executor with Lawline's actions registered as instances (their services injected).
 
     ``eligibility`` runs the legal-aid self-check (its ``action_offer_legal_aid`` starts the form); without
-    one, the check runs on the shipped rules and keeps no records.
+    one, the check runs on the shipped rules and keeps no records. ``places`` lists the directory's service
+    points for "去哪里办事" and 3 after an answer.
     """
     executor = ActionExecutor()
     for eligibility_action in eligibility_actions(eligibility or EligibilityService.from_folder()):
         executor.register_action(eligibility_action)
-    for action in (AnswerLegalQuestion(composer), AnswerFollowUp(composer), AnswerDetails(composer),
+    for action in (AnswerLegalQuestion(composer), AnswerFollowUp(composer), AnswerDetails(composer, places),
+                   WhereToGo(composer, places),
                    AnswerOtherLegal(composer), Handoff(composer), AskAffirmation(composer), OfferPerson()):
         executor.register_action(action)
     return executor

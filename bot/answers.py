@@ -89,6 +89,7 @@ class ReplyTexts:
     short: dict[str, str] = field(default_factory=dict)
     aspects: tuple[Aspect, ...] = ()
     problem_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)  # where to go: the directory's service points
 
 
 def load_reply_texts(path: Path = REPLIES_FILE) -> ReplyTexts:
@@ -111,6 +112,7 @@ def load_reply_texts(path: Path = REPLIES_FILE) -> ReplyTexts:
             short={key: str(value).strip() for key, value in data["short"].items()},
             aspects=tuple(_aspect(name, entry) for name, entry in data["aspects"].items()),
             problem_words={kind: tuple(words) for kind, words in data["problem_words"].items()},
+            where={key: str(value) for key, value in data["where"].items()},
         )
     except KeyError as exc:
         raise ValueError(f"{path}: missing key {exc.args[0]!r}") from None

@@ -33,6 +33,7 @@ from bot.conversation import ConversationService
 from bot.eligibility.service import EligibilityService
 from bot.http_input import check_action_call, resident_refusal
 from bot.middleware import CALM_ERROR, CalmErrors, SecurityHeaders, csp_nonce
+from bot.places import Places
 from bot.web_chat import ChatPage, describe_turn
 from channels.client_address import TrustedProxies, client_address
 from channels.json_body import BodyRejected, optional, read_json_object
@@ -69,6 +70,7 @@ class Services:
     health: Callable[[], Awaitable[dict[str, Any]]]
     close: Callable[[], Awaitable[None]] | None = None
     eligibility: EligibilityService | None = None  # the legal-aid self-check (issue #4)
+    places: Places | None = None  # where to go: the directory's service points near a resident
     store: KeyValueStore | None = None  # shared by the workers; the web chat's rate limits count in it
     trusted_proxies: TrustedProxies = ()  # LAWLINE_TRUSTED_PROXIES: whose X-Forwarded-For names the client
 
@@ -165,7 +167,7 @@ def create_app(build: Callable[[], Services], *, action_secret: str | None = Non
             return _error(ChannelTexts().rate_limited, 429)
         replies = await services.conversation.respond(ChannelUser(channel="web", openid=session, unionid=None), text)
         # Beside the two fields outside checks read: what each reply is and the options offered (the page's).
-        shown = await asyncio.to_thread(describe_turn, services.conversation.sessions, session, replies)
+        shown = await asyncio.to_thread(describe_turn, services.conversation.sessions, f"web:{session}", replies)
         return JSONResponse({"session": session, "replies": replies, **shown})
 
     async def health(_request: Request) -> Response:
@@ -176,7 +178,7 @@ def create_app(build: Callable[[], Services], *, action_secret: str | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = build()
         state["services"] = services
-        state["executor"] = build_executor(services.composer, services.eligibility)
+        state["executor"] = build_executor(services.composer, services.eligibility, services.places)
         app.router.routes.extend(services.extra_routes)
         try:
             yield

@@ -81,7 +81,8 @@ def hold_replies(session: Session, user: ChannelUser, receipt: Receipt, replies:
                     now + dt.timedelta(seconds=receipt.hold_seconds), channel=user.channel, openid=user.openid)
 
 
-_MENU_PAYLOADS = ("/details", "/choose_topic")  # an answer's 1 / 2 / 3, the greeting's numbered topics
+# An answer's 1 / 2 / 3, the greeting's numbered topics, the towns offered by "去哪里办事".
+_MENU_PAYLOADS = ("/details", "/choose_topic", "/where_to_go")
 
 
 def _is_answer_menu(buttons: list[dict[str, str]]) -> bool:

@@ -135,6 +135,8 @@ def pre_application_hook(tickets: TicketService, sessions: sessionmaker[Session]
         answers = "\n".join(f"{q}：{a}" for q, a in application.answers[:12])
         outcome = application.result.get("decision_label") or application.decision.get("decision")
         summary = f"法律援助预申请 {application.code}（结论：{outcome}）\n{answers}"
+        if application.contact is not None:  # the name and number stay off the card: shown on the case page
+            summary += "\n居民同意留下姓名和电话，请在工作台的案件页查看并回电。"
         if application.page_url:
             summary += f"\n{application.page_url}"
         situation = application.situation

@@ -28,8 +28,10 @@ from bot.handoff_adapters import (
 from bot.indexing import open_retriever
 from bot.metrics import metrics_routes, observe_answer
 from bot.outbox import AnswerOutbox
+from bot.places import Places
 from bot.privacy import RetentionWorker, rasa_tracker
 from bot.reloading import LiveFiles, Watched
+from bot.resident_records import ResidentRecords
 from bot.settings import Settings
 from bot.web_chat import web_chat_routes
 from channels.background import BackgroundTasks
@@ -84,8 +86,9 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     rules_dir = rules_folder(settings.corpus_dir)
     legal_aid_points = LegalAidPoints(handoff.directory)
     eligibility = EligibilityService.from_folder(rules_dir, sessions=sessions, public_url=settings.public_url,
-                                                 directory=legal_aid_points,
+                                                 directory=legal_aid_points, retention_days=settings.retention_days,
                                                  on_submit=pre_application_hook(handoff.tickets, sessions))
+    places = Places(sessions, lambda: handoff.directory, composer.texts.where)  # 去哪里办事 (bot.places)
     live = LiveFiles(_watched(settings, composer, eligibility, rules_dir, handoff, legal_aid_points, embed),
                      interval=settings.reload_seconds)
     background = BackgroundTasks()
@@ -111,7 +114,8 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     if settings.mp_appid and settings.mp_appsecret:
         mp_client = WeChatClient(settings.mp_appid, settings.mp_appsecret, store, api_base=settings.wechat_api_base,
                                  http=http)
-        routes += mini_program_routes(MiniProgramConfig(), conversation=conversation, store=store, client=mp_client)
+        routes += mini_program_routes(MiniProgramConfig(), conversation=conversation, store=store, client=mp_client,
+                                      records=ResidentRecords(handoff))  # what its pages show, issue #17
         wechat_clients["mini_program"] = mp_client
     else:
         log.info("mini-program not configured (LAWLINE_MP_*): /api/mp is off")
@@ -120,7 +124,8 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
     from bot.console.advisers import adviser_routes
 
     cases = adviser_routes(handoff, eligibility)  # eligibility: a pre-application's matter and decision in words
-    routes += build_console(settings, sessions, composer, rasa, extra_routes=cases).routes
+    routes += build_console(settings, sessions, composer, rasa, extra_routes=cases,
+                            directory=lambda: handoff.directory).routes
     routes += eligibility_routes(eligibility)  # the pre-application page, /eligibility/<token>
     routes += metrics_routes(sessions, settings.metrics_token, settings.trusted_proxies)  # Prometheus
     routes += web_chat_routes(sessions, handoff.desk.clock)  # the web chat's history and a person's replies, live
@@ -164,7 +169,7 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
         engine.dispose()
 
     return Services(composer=composer, conversation=conversation, extra_routes=routes, health=health, close=close,
-                    eligibility=eligibility, store=store, trusted_proxies=settings.trusted_proxies)
+                    eligibility=eligibility, places=places, store=store, trusted_proxies=settings.trusted_proxies)
 
 
 def _embedder(composer: AnswerComposer) -> Embed:

@@ -39,11 +39,12 @@ from bot.console.feedback import is_answer
 from bot.http_input import BAD_FORMAT
 from bot.live import Event, cursor, live_response, wait
 from bot.models import Conversation, Message
+from channels.ports import HistoryView, Option, ShownMessage, TurnView
 from channels.texts import ChannelTexts
 from handoff.delivery import LiveDelivery, take_live
 from handoff.ports import Clock, utc_now
 
-__all__ = ["ChatPage", "describe_turn", "web_chat_routes"]
+__all__ = ["ChatPage", "conversation_so_far", "describe_turn", "web_chat_routes"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SESSION = re.compile(r"[A-Za-z0-9]{32}")
@@ -82,13 +83,13 @@ def _kinds(messages: list[Message]) -> list[str]:
     return kinds
 
 
-def _options(messages: list[Message]) -> list[dict[str, Any]]:
+def _options(messages: list[Message]) -> list[Option]:
     """The options Lawline's last reply offers, numbered as typing them means (``bot.conversation``)."""
     last = next((m for m in reversed(messages) if m.direction == "in" or not (m.meta or {}).get("delivered")), None)
     if last is None or last.direction == "in":
         return []
     buttons = [b for b in (last.meta or {}).get("buttons") or [] if isinstance(b, dict)]
-    return [{"number": number, "title": str(b["title"])} for number, b in enumerate(buttons, 1) if b.get("title")]
+    return [Option(number=number, title=str(b["title"])) for number, b in enumerate(buttons, 1) if b.get("title")]
 
 
 def _recent(session: Session, key: str, limit: int) -> list[Message]:
@@ -100,29 +101,34 @@ def _recent(session: Session, key: str, limit: int) -> list[Message]:
     return list(reversed(rows))
 
 
-def describe_turn(sessions: sessionmaker[Session], web_session: str, replies: list[str]) -> dict[str, Any]:
-    """The fields the page reads beside ``replies`` (which keep their meaning): ``kinds`` and ``options``.
+def describe_turn(sessions: sessionmaker[Session], key: str, replies: list[str]) -> TurnView:
+    """The fields a client reads beside ``replies`` (which keep their meaning): ``kinds`` and ``options``.
 
-    ``kinds[i]`` says what ``replies[i]`` is (``answer``, ``bot``, ``staff``), from the turn just recorded.
+    ``kinds[i]`` says what ``replies[i]`` is (``answer``, ``bot``, ``staff``), from the turn just recorded in the
+    conversation ``key`` (the web chat's ``web:<session>``, the mini-program's ``bot.conversation`` key).
     """
     if not replies:
-        return {"kinds": [], "options": []}
+        return TurnView(kinds=[], options=[])
     with sessions() as session:
-        recent = _recent(session, f"web:{web_session}", len(replies) + 10)
+        recent = _recent(session, key, len(replies) + 10)
     if [m.text for m in recent[-len(replies):]] != replies:  # another message of the session came in between
-        return {"kinds": ["bot"] * len(replies), "options": []}
-    return {"kinds": _kinds(recent)[-len(replies):], "options": _options(recent)}
+        return TurnView(kinds=["bot"] * len(replies), options=[])
+    return TurnView(kinds=_kinds(recent)[-len(replies):], options=_options(recent))
 
 
-def _history(sessions: sessionmaker[Session], key: str) -> dict[str, Any] | None:
+def conversation_so_far(sessions: sessionmaker[Session], key: str) -> tuple[HistoryView, int] | None:
+    """The last messages of conversation ``key`` and the options offered, with the last live delivery shown.
+
+    None when there is no such conversation.
+    """
     with sessions() as session:
         if session.scalar(select(Conversation.id).where(Conversation.key == key)) is None:
             return None
         recent = _recent(session, key, HISTORY_MESSAGES)
     after = max((int(m.meta["delivery"]) for m in recent if isinstance((m.meta or {}).get("delivery"), int)),
                 default=0)
-    return {"messages": [{"kind": kind, "text": m.text} for m, kind in zip(recent, _kinds(recent), strict=True)],
-            "options": _options(recent), "after": after}
+    messages = [ShownMessage(kind=kind, text=m.text) for m, kind in zip(recent, _kinds(recent), strict=True)]
+    return HistoryView(messages=messages, options=_options(recent)), after
 
 
 # ---- live messages -------------------------------------------------------------------------------------
@@ -160,10 +166,11 @@ def web_chat_routes(sessions: sessionmaker[Session], clock: Clock = utc_now,
         web_session = session_of(request)
         if web_session is None:
             return refused(400)
-        found = await asyncio.to_thread(_history, sessions, f"web:{web_session}")
+        found = await asyncio.to_thread(conversation_so_far, sessions, f"web:{web_session}")
         if found is None:
             return refused(404)
-        return JSONResponse({"session": web_session, **found}, headers={"Cache-Control": "no-store"})
+        view, after = found
+        return JSONResponse({"session": web_session, **view, "after": after}, headers={"Cache-Control": "no-store"})
 
     async def events(request: Request) -> Response:
         web_session = session_of(request)

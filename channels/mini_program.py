@@ -1,4 +1,4 @@
-"""The mini-program ("小程序") backend: ``POST /api/mp/login`` and ``POST /api/mp/messages``.
+"""The mini-program ("小程序") backend: login, messages, and what the client shows beside them.
 
 Login ("小程序登录": ``wx.login`` → code → ``code2Session``) gives us the resident's openid and, when the
 mini-program is bound to the Open Platform account, the UnionID. The ``session_key`` never leaves the
@@ -11,9 +11,17 @@ Otherwise the ``Conversation`` answers and the route returns ``{"replies": [...]
 ``ChannelUser`` carries the UnionID so the same person keeps one conversation across the official
 account and the mini-program.
 
+With ``records`` (``channels.ports.ResidentRecords``, the bot's) the reply also says what each reply is and
+which options it offers, as the web chat's does (``kinds``, ``options``: typing an option's number means
+choosing it), and three reads serve the client's pages, with the same Bearer token:
+``GET /api/mp/history`` (the conversation so far, shared with the official account when WeChat gives a
+UnionID), ``GET /api/mp/cases`` (the resident's cases and their state) and ``GET /api/mp/service-points``
+(the directory's service points; coordinates only where the directory has them).
+
 Each session token may send ``max_messages_per_minute`` messages per minute (a fixed window counted in
 the shared storage, so it holds across workers); beyond that, 429 ``rate_limited`` with a calm reply and
-nothing is processed. A person typing never comes near it; a broken client looping or a script does.
+nothing is processed. A person typing never comes near it; a broken client looping or a script does. The
+reads are counted apart (``max_reads_per_minute``): opening pages never uses up a resident's messages.
 
 Bodies are read by ``channels.json_body`` (bounded while streaming, strict UTF-8, no lone surrogates, shallow).
 JSON errors: 400 ``bad_request`` / ``invalid_code``, 401 ``unauthorized``, 413 ``too_large``, 429
@@ -29,6 +37,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +47,7 @@ from starlette.routing import BaseRoute, Route
 
 from channels.errors import ChannelConfigError, WeChatError
 from channels.json_body import BodyRejected, read_json_object, required
-from channels.ports import ChannelUser, Conversation
+from channels.ports import ChannelUser, Conversation, ResidentRecords
 from channels.privacy import hash_openid
 from channels.storage import KeyValueStore
 from channels.texts import ChannelTexts, is_blank
@@ -50,6 +59,7 @@ logger = logging.getLogger(__name__)
 
 # "code2Session" errors that mean the front end sent a bad or used code (not a WeChat outage).
 _BAD_CODE = frozenset({40029, 40163, 40226})
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +72,11 @@ class MiniProgramConfig:
     max_message_chars: int = 1000
     answer_timeout_seconds: float = 60.0
     max_messages_per_minute: int = 20
+    max_reads_per_minute: int = 60
 
     def __post_init__(self) -> None:
         for name in ("session_ttl_seconds", "max_body_bytes", "max_message_chars", "answer_timeout_seconds",
-                     "max_messages_per_minute"):
+                     "max_messages_per_minute", "max_reads_per_minute"):
             if getattr(self, name) <= 0:
                 raise ChannelConfigError(name, "must be positive")
 
@@ -108,19 +119,44 @@ class MiniProgram:
         store: KeyValueStore,
         client: WeChatClient,
         texts: ChannelTexts | None = None,
+        records: ResidentRecords | None = None,
     ) -> None:
         self.config = config
         self._conversation = conversation
         self._store = store
         self._client = client
         self._texts = texts if texts is not None else ChannelTexts()
+        self._records = records
 
     def routes(self) -> list[BaseRoute]:
         prefix = self.config.prefix.rstrip("/")
-        return [
+        routes: list[BaseRoute] = [
             Route(f"{prefix}/login", self.login, methods=["POST"], name="mini_program_login"),
             Route(f"{prefix}/messages", self.messages, methods=["POST"], name="mini_program_messages"),
         ]
+        if self._records is not None:
+            records = self._records
+
+            async def cases(user: ChannelUser) -> Mapping[str, Any]:
+                return {"cases": await records.cases(user)}
+
+            routes += [Route(f"{prefix}/history", self._reader(records.history), name="mini_program_history"),
+                       Route(f"{prefix}/cases", self._reader(cases), name="mini_program_cases"),
+                       Route(f"{prefix}/service-points", self._reader(records.service_points),
+                             name="mini_program_service_points")]
+        return routes
+
+    def _reader(self, fetch: Callable[[ChannelUser], Awaitable[Mapping[str, Any]]]) -> Callable[
+            [Request], Awaitable[Response]]:
+        """A ``GET`` endpoint answering ``fetch(resident)`` as JSON, for a valid token (counted as a read)."""
+        async def read(request: Request) -> Response:
+            try:
+                user = await self._user(request, reading=True)
+            except _Refused as refused:
+                return refused.response()
+            return JSONResponse(dict(await fetch(user)), headers=_NO_STORE)
+
+        return read
 
     async def login(self, request: Request) -> Response:
         """``{"code": "<wx.login code>"}`` → ``{"token": "...", "expires_in": seconds}``."""
@@ -138,14 +174,19 @@ class MiniProgram:
         return JSONResponse({"token": token, "expires_in": self.config.session_ttl_seconds})
 
     async def messages(self, request: Request) -> Response:
-        """``{"text": "..."}`` with a Bearer token → ``{"replies": ["...", ...]}``."""
+        """``{"text": "..."}`` with a Bearer token → ``{"replies": [...]}`` (with records: ``kinds``, ``options``)."""
         try:
             user = await self._user(request)
             text = _text(await self._json(request), "text")
-            replies = await self._answer(user, text.strip())
+            replies, answered = await self._answer(user, text.strip())
         except _Refused as refused:
             return refused.response()
-        return JSONResponse({"replies": replies})
+        body: dict[str, Any] = {"replies": replies}
+        if self._records is not None:
+            # A reply the channel made itself (blank, too long, refused) is no turn of the conversation.
+            body.update(await self._records.describe_turn(user, replies) if answered
+                        else {"kinds": ["bot"] * len(replies), "options": []})
+        return JSONResponse(body)
 
     async def _code_to_session(self, code: str) -> MiniProgramSession:
         try:
@@ -157,7 +198,8 @@ class MiniProgram:
             logger.error("mini-program login failed: %r", exc)
             raise _Refused(502, "wechat_unavailable") from None
 
-    async def _user(self, request: Request) -> ChannelUser:
+    async def _user(self, request: Request, *, reading: bool = False) -> ChannelUser:
+        """The resident behind the Bearer token, counted against the messages' (or the reads') minute."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > 256:
@@ -171,10 +213,11 @@ class MiniProgram:
         if not isinstance(record, dict) or not isinstance(record.get("openid"), str):
             raise _Refused(401, "unauthorized")
         window = int(time.time() // 60)
-        if await self._store.incr(f"mp:rate:{session_key[len('mp:session:'):]}:{window}", ttl=120) > (
-            self.config.max_messages_per_minute
-        ):
-            logger.warning("mini-program messages from %s rate-limited", hash_openid(record["openid"]))
+        counter, limit = (("reads", self.config.max_reads_per_minute) if reading
+                          else ("rate", self.config.max_messages_per_minute))
+        if await self._store.incr(f"mp:{counter}:{session_key[len('mp:session:'):]}:{window}", ttl=120) > limit:
+            logger.warning("mini-program %s from %s rate-limited", "reads" if reading else "messages",
+                           hash_openid(record["openid"]))
             raise _Refused(429, "rate_limited", [self._texts.rate_limited])
         unionid = record.get("unionid")
         return ChannelUser("mini_program", record["openid"], unionid if isinstance(unionid, str) else None)
@@ -186,12 +229,13 @@ class MiniProgram:
         except BodyRejected as rejected:
             raise _Refused(rejected.status, "too_large" if rejected.status == 413 else "bad_request") from None
 
-    async def _answer(self, user: ChannelUser, text: str) -> list[str]:
+    async def _answer(self, user: ChannelUser, text: str) -> tuple[list[str], bool]:
+        """The replies, and whether the conversation gave them (not the channel on its own)."""
         texts = self._texts
         if is_blank(text):
-            return [texts.empty_message]
+            return [texts.empty_message], False
         if len(text) > self.config.max_message_chars:
-            return [texts.too_long_for(self.config.max_message_chars)]
+            return [texts.too_long_for(self.config.max_message_chars)], False
         openid = user.openid or ""
         try:
             check = await self._client.check_text(openid, text)
@@ -200,7 +244,7 @@ class MiniProgram:
             raise _Refused(503, "wechat_unavailable", [texts.service_error]) from None
         if check.risky:
             logger.info("mini-program text from %s refused by msgSecCheck (label %d)", hash_openid(openid), check.label)
-            return [texts.risky_text]
+            return [texts.risky_text], False
         logger.info("mini-program message from %s", hash_openid(openid))
         try:
             replies = await asyncio.wait_for(
@@ -209,8 +253,8 @@ class MiniProgram:
         except Exception as exc:
             logger.error("conversation failed for %s: %s", hash_openid(openid), type(exc).__name__)
             logger.debug("conversation failure", exc_info=True)
-            return [texts.service_error]
-        return [reply for reply in replies if reply.strip()]
+            return [texts.service_error], False
+        return [reply for reply in replies if reply.strip()], True
 
 
 def mini_program_routes(
@@ -220,6 +264,11 @@ def mini_program_routes(
     store: KeyValueStore,
     client: WeChatClient,
     texts: ChannelTexts | None = None,
+    records: ResidentRecords | None = None,
 ) -> list[BaseRoute]:
-    """Routes of the mini-program backend (``client`` is the mini-program's own AppID/AppSecret)."""
-    return MiniProgram(config, conversation=conversation, store=store, client=client, texts=texts).routes()
+    """Routes of the mini-program backend (``client`` is the mini-program's own AppID/AppSecret).
+
+    With ``records`` the replies say what they are and the client's reads are served (see the module).
+    """
+    return MiniProgram(config, conversation=conversation, store=store, client=client, texts=texts,
+                       records=records).routes()

@@ -3,15 +3,17 @@
 The bot implements ``Conversation`` and ``Outbox``; the channels only hand it a ``ChannelUser`` and the
 resident's text and get back reply texts that are already composed (citations included). The channels
 split, render and deliver them according to each channel's limits; what is pushed later goes through the
-outbox, never straight to WeChat.
+outbox, never straight to WeChat. ``ResidentRecords`` is what a resident's own client (the mini-program)
+shows beside the replies, read from the bot's records; its payloads are the JSON the client reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypedDict
 
-__all__ = ["ChannelName", "ChannelUser", "Conversation", "Outbox", "Receipt"]
+__all__ = ["CaseView", "ChannelName", "ChannelUser", "Conversation", "HistoryView", "Option", "Outbox", "Receipt",
+           "ResidentRecords", "ServicePointView", "ServicePointsView", "ShownMessage", "TurnView"]
 
 ChannelName = Literal["official_account", "mini_program", "web"]
 
@@ -87,4 +89,87 @@ class Outbox(Protocol):
 
     async def release(self, receipt: Receipt, delay: float = 0.0) -> None:
         """Let the worker push what was not taken, ``delay`` seconds from now."""
+        ...
+
+
+class Option(TypedDict):
+    """A choice Lawline's last reply offers: typing ``number`` (or the title) means choosing it."""
+
+    number: int
+    title: str
+
+
+class TurnView(TypedDict):
+    """Beside a turn's ``replies``: ``kinds[i]`` says what ``replies[i]`` is (``answer``, ``bot``, ``staff``)."""
+
+    kinds: list[str]
+    options: list[Option]
+
+
+class ShownMessage(TypedDict):
+    """One message of the conversation as the resident sees it (``kind``: ``me``, ``answer``, ``bot``, ``staff``)."""
+
+    kind: str
+    text: str
+
+
+class HistoryView(TypedDict):
+    """The conversation so far (the last messages, oldest first) and the options still offered."""
+
+    messages: list[ShownMessage]
+    options: list[Option]
+
+
+class CaseView(TypedDict):
+    """One of the resident's cases (工单) in their words; ``state`` is the code, ``status`` the words for it."""
+
+    id: int
+    state: str
+    status: str
+    topic: str | None
+    target: str
+    opened: str
+    updated: str
+    callback: str | None
+    outcome: str | None
+
+
+class ServicePointView(TypedDict):
+    """A service point of the directory; ``None`` is not configured, never guessed (coordinates included)."""
+
+    id: str
+    kind: str
+    kind_label: str
+    name: str
+    address: str | None
+    phone: str | None
+    hours: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class ServicePointsView(TypedDict):
+    """The service points, nearest the resident's village first; ``configured`` False: the county has none yet."""
+
+    configured: bool
+    points: list[ServicePointView]
+
+
+class ResidentRecords(Protocol):
+    """What a resident's own client shows beside the replies; implemented by the bot over its records."""
+
+    async def describe_turn(self, user: ChannelUser, replies: list[str]) -> TurnView:
+        """What the ``replies`` just given to ``user`` are, and the options they offer."""
+        ...
+
+    async def history(self, user: ChannelUser) -> HistoryView:
+        """The conversation of ``user`` so far (empty for a resident who has not written yet)."""
+        ...
+
+    async def cases(self, user: ChannelUser) -> list[CaseView]:
+        """The cases of ``user``, newest first."""
+        ...
+
+    async def service_points(self, user: ChannelUser) -> ServicePointsView:
+        """The county's service points, the ones at or above the resident's remembered village first."""
         ...

@@ -64,6 +64,7 @@ class HandoffTexts:
     texts: dict[str, str]
     roles: dict[str, str]
     targets: dict[str, str]
+    case_states: dict[str, str]  # a ticket's state in the resident's words
     commands: dict[str, frozenset[str]]
     emergency: EmergencyTexts
     phrases: dict[str, tuple[str, ...]]
@@ -98,7 +99,7 @@ def load_texts(path: Path = TEXTS_FILE) -> HandoffTexts:
     missing = [k for k in _REQUIRED if not isinstance(data.get(k), str)]
     missing += [f"commands.{k}" for k in _COMMANDS if not isinstance((data.get("commands") or {}).get(k), list)]
     missing += [f"phrases.{k}" for k in _PHRASES if not isinstance((data.get("phrases") or {}).get(k), list)]
-    for group in ("roles", "targets"):
+    for group in ("roles", "targets", "case_states"):
         if not isinstance(data.get(group), dict):
             missing.append(group)
     emergency, problems = _emergency(data.get("emergency"))
@@ -111,6 +112,7 @@ def load_texts(path: Path = TEXTS_FILE) -> HandoffTexts:
         texts={k: str(data[k]).strip() for k in _REQUIRED},
         roles={str(k): str(v) for k, v in data["roles"].items()},
         targets={str(k): str(v) for k, v in data["targets"].items()},
+        case_states={str(k): str(v) for k, v in data["case_states"].items()},
         commands={k: frozenset(normalise_command(str(v)) for v in data["commands"][k]) for k in _COMMANDS},
         emergency=emergency,
         phrases={k: tuple(str(v) for v in data["phrases"][k] if str(v)) for k in _PHRASES},

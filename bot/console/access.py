@@ -36,8 +36,8 @@ from bot.console.masking import Level
 from handoff.directory import Directory, Place
 from handoff.models import Ticket
 
-__all__ = ["CASE_ROLES", "account_villages", "actor", "case_filter", "case_scope", "disclosure", "handles",
-           "unknown_places"]
+__all__ = ["CASE_ROLES", "account_villages", "actor", "case_filter", "case_scope", "chosen_places", "disclosure",
+           "handles", "place_choices", "place_label", "unknown_places"]
 
 CASE_ROLES = ("adviser", "admin")  # the roles that open the case pages at all (others get 403)
 
@@ -79,6 +79,45 @@ def account_villages(account: Account, directory: Directory) -> tuple[str, ...]:
 def unknown_places(account: Account, directory: Directory) -> list[str]:
     """The account's entries the directory has no (single) place for: shown so an administrator fixes them."""
     return [entry for entry in account.villages if not _places(entry, directory)]
+
+
+def place_label(entry: str, directory: Directory | None) -> str:
+    """An account's entry as an administrator or adviser reads it: the directory's name, never a bare code.
+
+    A town reads "示例镇（全镇）" (it covers its villages); an entry the directory does not know is marked so.
+    """
+    found = _places(entry, directory) if directory is not None else []
+    if directory is None or not found:
+        return f"{entry}（服务目录里没有）"
+    place = found[0]
+    return f"{place.name}（全镇）" if place.level == "town" else directory.full_name(place.code)
+
+
+def place_choices(directory: Directory | None) -> list[tuple[str, str]]:
+    """(code, name) of every town, each followed by its villages: what an adviser account may be given."""
+    if directory is None:
+        return []
+    return [item for town in directory.towns
+            for item in [(town.code, f"{town.name}（全镇）"),
+                         *((v.code, directory.full_name(v.code)) for v in directory.villages(town.code))]]
+
+
+def chosen_places(chosen: list[str], kept: tuple[str, ...], directory: Directory | None) -> tuple[list[str], list[str]]:
+    """The codes an administrator ticked, and what was ticked that the directory has no place for.
+
+    An entry the account already had stays allowed when ticked again (a village since removed from the
+    directory, or a name written before places were chosen); everything new must be a directory code.
+    """
+    codes, refused = [], []
+    for value in chosen:
+        found = _places(value, directory) if directory is not None else []
+        if found and (value == found[0].code or value in kept):
+            codes.append(found[0].code)
+        elif value in kept:
+            codes.append(value)
+        else:
+            refused.append(value)
+    return list(dict.fromkeys(codes)), refused
 
 
 def case_scope(account: Account, directory: Directory) -> Scope:

@@ -11,7 +11,8 @@ Every action is a ``TicketService`` call (its own transaction and ticket history
 entry. Mobile first: one column, big buttons, the reply box at the top and the transcript folded to its last
 lines; everything works without script, and with it the queue and a case page update live
 (``bot.console.live_cases``). A case is closed only once claimed; a legal-aid pre-application shows its matter,
-district and decision in words (``bot.console.legal_aid_cases``).
+district and decision in words (``bot.console.legal_aid_cases``) and the name and phone the resident agreed to
+leave (the phone masked like every number until the person handling the case reveals it).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from bot.console.auth import audit, current_account, form_data, require_role, tr
 from bot.console.context import context
 from bot.console.danger_reports import report_missed_danger
 from bot.console.drafts import DraftError
-from bot.console.legal_aid_cases import codes_of, legal_aid_codes, legal_aid_view
+from bot.console.legal_aid_cases import REASON, codes_of, legal_aid_codes, legal_aid_view
 from bot.console.live_cases import events_after, last_alerts, last_event_id
 from bot.console.masking import mask_personal_data
 from bot.console.templating import error_page, render
@@ -174,6 +175,8 @@ def adviser_routes(handoff: HandoffService, eligibility: EligibilityService | No
                        if isinstance(e.data, dict) and isinstance(e.data.get("triage"), dict)), None)
         lines = [(line, _local(handoff, line.at)) for line in transcript]
         aid = legal_aid_view(codes_of(ticket), eligibility)
+        given = await asyncio.to_thread(eligibility.contact, aid["code"]) if eligibility and aid.get("code") else None
+        contact = {"name": given.name, "phone": shown(given.phone)} if given is not None else None
         alerts = await asyncio.to_thread(last_alerts, sessions, [ticket.id])
         return page(request, "case.html", {
             "triage": _triage_view(triage, handoff), "said": _short_lines(said, shown),
@@ -184,7 +187,7 @@ def adviser_routes(handoff: HandoffService, eligibility: EligibilityService | No
             "outcomes": OUTCOMES, "targets": {t: handoff.texts.targets.get(t, t) for t in TARGETS},
             "advisers": advisers, "flash": request.query_params.get("flash", "")[:100],
             "summary": shown(ticket.summary), "outcome_note": shown(ticket.outcome_note),
-            "callback_phone": shown(ticket.callback_phone), "revealed": level == "whole",
+            "callback_phone": shown(ticket.callback_phone), "revealed": level == "whole", "contact": contact,
         })
 
     @require_role(*CASE_ROLES)
@@ -206,7 +209,7 @@ def adviser_routes(handoff: HandoffService, eligibility: EligibilityService | No
             return error_page(request, 403, "只有正在办理这个案件的人才能查看完整号码：请先认领。")
         with transaction(request) as session:
             audit(session, account, "case.reveal", f"ticket:{ticket_id}",
-                  {"callback_phone": bool(ticket.callback_phone)})
+                  {"callback_phone": bool(ticket.callback_phone), "legal_aid_contact": ticket.reason == REASON})
         return await case_page(request, ticket, reveal=True)
 
     @require_role(*CASE_ROLES)

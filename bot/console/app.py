@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,7 @@ from bot.console.publishing import Publisher
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from handoff.directory import Directory
     from nlu.client import RasaClient
 
 __all__ = ["Console", "build_console", "console_secret"]
@@ -64,8 +65,12 @@ async def _to_console(_request: Request) -> Response:
 
 
 def build_console(settings: Settings, sessions: sessionmaker[Session], composer: AnswerComposer,
-                  rasa: RasaClient | None, *, extra_routes: Sequence[BaseRoute] = ()) -> Console:
-    """The console for the running app; ``composer`` answers from the newly published index at once."""
+                  rasa: RasaClient | None, *, extra_routes: Sequence[BaseRoute] = (),
+                  directory: Callable[[], Directory] | None = None) -> Console:
+    """The console for the running app; ``composer`` answers from the newly published index at once.
+
+    ``directory`` gives the service directory as loaded now (the accounts page offers its towns and villages).
+    """
     from bot.console.routes_account import account_routes
     from bot.console.routes_corpus import corpus_routes
     from bot.console.routes_data import data_routes
@@ -84,7 +89,8 @@ def build_console(settings: Settings, sessions: sessionmaker[Session], composer:
     context = ConsoleContext(settings=settings, composer=composer, rasa=rasa, publisher=publisher,
                              corpus_dir=Path(settings.corpus_dir))
     state = ConsoleState(sessions, console_secret(settings), settings.console_session_hours,
-                         services={"context": context}, trusted_proxies=settings.trusted_proxies)
+                         services={"context": context, "directory": directory},
+                         trusted_proxies=settings.trusted_proxies)
     routes = [*account_routes(), *corpus_routes(), *draft_routes(), *data_routes(), *tool_routes(),
               *extra_routes]
     mount = Mount("/console", routes=routes, middleware=[Middleware(ConsoleMiddleware, state=state)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
@@ -14,9 +14,10 @@ from bot.console.publishing import Publisher
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from handoff.directory import Directory
     from nlu.client import RasaClient
 
-__all__ = ["ConsoleContext", "context"]
+__all__ = ["ConsoleContext", "context", "directory_now"]
 
 
 @dataclass
@@ -36,3 +37,9 @@ def context(request: Request) -> ConsoleContext:
     if not isinstance(value, ConsoleContext):
         raise RuntimeError("the console was not built with build_console")
     return value
+
+
+def directory_now(request: Request) -> Directory | None:
+    """The service directory as the app has it loaded now (``build_console(directory=…)``), or None."""
+    found: Any = console_state(request).services.get("directory")
+    return found() if callable(found) else None

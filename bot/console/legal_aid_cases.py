@@ -19,7 +19,7 @@ from handoff.models import Ticket, TicketEvent
 if TYPE_CHECKING:
     from bot.eligibility.service import EligibilityService
 
-__all__ = ["codes_of", "legal_aid_codes", "legal_aid_view"]
+__all__ = ["REASON", "codes_of", "legal_aid_codes", "legal_aid_view"]
 
 REASON = "legal_aid_pre_application"
 

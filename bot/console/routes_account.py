@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.console import throttle
+from bot.console.access import chosen_places, place_choices, place_label
 from bot.console.accounts import (
     AccountError,
     create_account,
@@ -41,6 +42,7 @@ from bot.console.auth import (
     transaction,
     utcnow,
 )
+from bot.console.context import directory_now
 from bot.console.models import AuditEntry, CorpusDraft
 from bot.console.passwords import PasswordPolicyError
 from bot.console.templating import error_page, render
@@ -122,6 +124,8 @@ def logout(request: Request) -> Response:
 @require_role()
 def home(request: Request) -> Response:
     account = current_account(request)
+    directory = directory_now(request)
+    places = [place_label(entry, directory) for entry in account.villages]
     with console_state(request).sessions() as session:
         waiting = session.scalar(select(func.count()).select_from(CorpusDraft)
                                  .where(CorpusDraft.status == "submitted")) or 0
@@ -130,7 +134,7 @@ def home(request: Request) -> Response:
                                      CorpusDraft.status.in_(("draft", "rejected", "failed")))) or 0
         alerts = len(throttle.recent_alerts(session, utcnow())) if account.has_role("admin") else 0
     return render(request, "console/home.html", {"title": "首页", "waiting": waiting, "mine": mine,
-                                                 "alerts": alerts})
+                                                 "alerts": alerts, "places": places})
 
 
 @require_role("admin")
@@ -143,21 +147,35 @@ def accounts(request: Request) -> Response:
         except (AccountError, PasswordPolicyError) as exc:
             error = str(exc)
     now = utcnow()
+    directory = directory_now(request)
     with console_state(request).sessions() as session:
         rows = list(list_accounts(session))
         throttled = throttle.throttled_names(session, now)
         alerts = list(throttle.recent_alerts(session, now))
+    choices = place_choices(directory)
+    # Each account's places by name, and its entries the directory does not know, ticked, so saving keeps them.
+    places = {row.username: [(entry, place_label(entry, directory)) for entry in row.villages or ()] for row in rows}
     return render(request, "console/accounts.html", {"title": "账号", "rows": rows, "roles": ROLES, "flash": flash,
-                                                     "error": error, "throttled": throttled, "alerts": alerts},
+                                                     "error": error, "throttled": throttled, "alerts": alerts,
+                                                     "choices": choices, "places": places},
                   status_code=400 if error else 200)
+
+
+def _villages(request: Request, kept: tuple[str, ...]) -> list[str]:
+    """The places ticked on the form (directory codes); anything else is refused with its name."""
+    ticked = form_data(request).get("villages[]") or []
+    codes, refused = chosen_places([str(v)[:60] for v in ticked], kept, directory_now(request))
+    if refused:
+        raise AccountError(f"服务目录里没有：{'、'.join(refused[:5])}。请从列表里选村（社区）或乡镇。")
+    return codes
 
 
 def _change_accounts(request: Request) -> str:
     actor = current_account(request)
     action = form_text(request, "action", limit=20)
-    villages = form_text(request, "villages", limit=4000).replace("，", ",").replace("、", ",").split(",")
     with transaction(request) as session:
         if action == "create":
+            villages = _villages(request, ())
             password = form_data(request).get("password", "")
             account = create_account(session, form_text(request, "username", limit=60),
                                      password if isinstance(password, str) else "",
@@ -168,6 +186,7 @@ def _change_accounts(request: Request) -> str:
         if row is None:
             raise AccountError("找不到这个账号。")
         if action == "update":
+            villages = _villages(request, tuple(row.villages or ()))
             change_account(session, row, role=form_text(request, "role", limit=20) or None,
                            active=form_text(request, "active", limit=5) == "1", villages=villages,
                            display_name=form_text(request, "name"), actor=actor)

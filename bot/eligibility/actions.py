@@ -1,4 +1,6 @@
-"""The self-check's Rasa actions (rasa-sdk): the form's questions, validation, help, back, cancel, result, send.
+"""The self-check's Rasa actions (rasa-sdk): the form's questions, validation, help, back, cancel, result.
+
+Sending the result to the legal-aid centre (consent, name, phone) is ``bot.eligibility.contact_actions``.
 
 The form ``eligibility_form`` (nlu/rasa/domain.yml) fills the ``elig_*`` slots one question at a time; every
 question offers quick replies (buttons whose payload is ``/elig_answer{"elig_value": code}``) plus
@@ -22,6 +24,7 @@ from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, EventType, Slot
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.eligibility.contact_actions import contact_actions
 from bot.eligibility.flow import FORM_SLOTS, Flow
 from bot.eligibility.service import EligibilityService
 from bot.eligibility.turns import INTERRUPTIONS, NOT_MEANT, Turn, take_turn
@@ -333,27 +336,6 @@ class ShowResult(Action):
         return [*_reset(), SlotSet(TOKEN_SLOT, conclusion.token)]
 
 
-class SendPreApplication(Action):
-    """"发给法律援助中心": mark the pre-application submitted and hand it to the escalation hook."""
-
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_send"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        flow = self.service.flow
-        token = tracker.get_slot(TOKEN_SLOT)
-        if not token:
-            dispatcher.utter_message(text=flow.text("no_result_yet"))
-            return []
-        outcome = await self.service.submit(str(token))
-        key = {"sent": "sent", "already": "already_sent", "failed": "sent_failed"}.get(outcome.status, "not_found")
-        dispatcher.utter_message(text=str(flow.result[key]).format(code=outcome.code))
-        return []
-
-
 class HintEligibility(Action):
     """An answer to the self-check when it is not running (e.g. a new session): say how to go on."""
 
@@ -374,7 +356,7 @@ def eligibility_actions(service: EligibilityService) -> list[Action]:
     actions: list[Action] = [
         ValidateEligibilityForm(service), StartEligibility(service), RestartEligibility(service),
         ExplainQuestion(service), GoBack(service), CancelEligibility(service), ShowResult(service),
-        SendPreApplication(service), HintEligibility(service), PauseEligibility(), OfferResume(service),
+        HintEligibility(service), PauseEligibility(), OfferResume(service),
     ]
     actions += [AskQuestion(service, slot) for slot in FORM_SLOTS]
-    return actions
+    return actions + contact_actions(service)  # 发给法律援助中心: consent, name and phone (contact_actions)

@@ -67,6 +67,7 @@ class Flow:
         self.questions: Mapping[str, Mapping[str, Any]] = data["questions"]
         self.result: Mapping[str, Any] = data["result"]
         self.page: Mapping[str, Any] = data["page"]
+        self.contact: Mapping[str, Any] = data["contact"]  # consent, name and phone before sending
         self.resume_days = int(data["resume_days"])
         self.confirm: Mapping[str, Any] = data["confirm"]
         self._yes = frozenset(_words(self.confirm["yes_words"]))

@@ -1,8 +1,11 @@
 """Eligibility records: every decision with the rules version that produced it, and pre-applications.
 
 A pre-application is what the resident keeps and shows (a page opened by its unguessable token) and may send
-to the legal-aid centre. It holds the answers as codes and words and the result as shown, never a name,
-phone or ID number (the check does not ask for them).
+to the legal-aid centre. It holds the answers as codes and words and the result as shown; when the resident
+sends it and agrees (个人信息保护法 第十三条、第十四条: consent, asked in plain words), also a name and a phone
+number the centre can call. Those are shown only on the case page of the staff who may open the case (the
+phone masked until the person handling it reveals it), never on the page behind the token, and go with the
+pre-application when it is erased (``bot.privacy``). No ID number is ever asked.
 """
 
 from __future__ import annotations
@@ -50,5 +53,8 @@ class PreApplication(BotBase):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     forwarded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    contact_name: Mapped[str | None] = mapped_column(String(40))  # given with consent when sending
+    contact_phone: Mapped[str | None] = mapped_column(String(20), index=True)  # digits: 1xxxxxxxxxx or 0xxxxxxxxx
+    consented_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     decision: Mapped[EligibilityDecision] = relationship()

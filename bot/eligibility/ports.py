@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["LegalAidDirectory", "LegalAidPoint", "SubmitHook", "SubmittedPreApplication", "log_submission"]
+__all__ = ["Contact", "LegalAidDirectory", "LegalAidPoint", "SubmitHook", "SubmittedPreApplication", "log_submission"]
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,19 @@ class LegalAidDirectory(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """A name and a phone number (digits) the resident agreed to leave for the centre to call."""
+
+    name: str
+    phone: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class SubmittedPreApplication:
     """What the legal-aid centre receives: the decision (audit shape), the answers and the result as shown.
 
-    ``situation`` is the check's input in codes (``CheckInput.to_json``: matter, province, area …).
+    ``situation`` is the check's input in codes (``CheckInput.to_json``: matter, province, area …); ``contact``
+    the name and phone given with consent, if any (never for a group chat or a log line).
     """
 
     token: str
@@ -50,6 +59,7 @@ class SubmittedPreApplication:
     answers: list[tuple[str, str]]
     result: dict[str, Any] = field(repr=False)
     situation: dict[str, Any] = field(default_factory=dict, repr=False)
+    contact: Contact | None = field(default=None, repr=False)
 
 
 SubmitHook = Callable[[SubmittedPreApplication], Awaitable[None]]

@@ -9,10 +9,11 @@ from bot.eligibility.flow import Flow
 from bot.eligibility.model import Decision
 from bot.eligibility.ports import LegalAidPoint
 
-__all__ = ["compose_result", "result_text"]
+__all__ = ["compose_result", "point_line", "result_text"]
 
 
-def _point_line(flow: Flow, point: LegalAidPoint) -> str:
+def point_line(flow: Flow, point: LegalAidPoint) -> str:
+    """"名称：地址；电话 …；办公时间 …", with what the directory does not know said as "call 12348"."""
     missing = str(flow.result["where"]["missing_field"])
     return str(flow.result["where"]["point"]).format(
         name=point.name, address=point.address or missing, phone=point.phone or missing, hours=point.hours or missing,
@@ -37,7 +38,7 @@ def compose_result(flow: Flow, decision: Decision, points: Sequence[LegalAidPoin
                    province_name: str) -> dict[str, Any]:
     """The result as data (kept with the pre-application, so its page shows exactly what the resident saw)."""
     result = flow.result
-    where = [_point_line(flow, p) for p in points] or [str(result["where"]["no_directory"])]
+    where = [point_line(flow, p) for p in points] or [str(result["where"]["no_directory"])]
     next_steps = [str(line) for line in result["next"]]
     if decision.urgent and decision.decision != "not_eligible":
         next_steps.insert(0, str(result["next_urgent"]))

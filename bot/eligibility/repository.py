@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.eligibility.model import CheckInput, Decision
 from bot.eligibility.models import EligibilityDecision, PreApplication
+from bot.eligibility.ports import Contact
 
 __all__ = ["EligibilityRepository", "new_token"]
 
@@ -55,6 +56,10 @@ class EligibilityRepository:
             return False
         row.submitted_at = when
         return True
+
+    def set_contact(self, row: PreApplication, contact: Contact, when: dt.datetime) -> None:
+        """Keep the name and phone the resident agreed to leave (``when``: the consent)."""
+        row.contact_name, row.contact_phone, row.consented_at = contact.name[:40], contact.phone[:20], when
 
     def mark_forwarded(self, token: str, when: dt.datetime) -> None:
         row = self.get(token)

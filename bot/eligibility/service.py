@@ -19,8 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.eligibility.engine import decide
 from bot.eligibility.flow import Flow, load_flow
 from bot.eligibility.model import CheckInput, Decision
-from bot.eligibility.ports import LegalAidDirectory, LegalAidPoint, SubmitHook, SubmittedPreApplication, log_submission
-from bot.eligibility.present import compose_result, result_text
+from bot.eligibility.models import PreApplication
+from bot.eligibility.ports import (
+    Contact,
+    LegalAidDirectory,
+    LegalAidPoint,
+    SubmitHook,
+    SubmittedPreApplication,
+    log_submission,
+)
+from bot.eligibility.present import compose_result, point_line, result_text
 from bot.eligibility.repository import EligibilityRepository
 from bot.eligibility.rules import DEFAULT_RULES_DIR, Rules, load_rules
 
@@ -41,10 +49,14 @@ class Conclusion:
 
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
-    """``sent`` / ``already`` / ``failed`` (saved, but the hook failed) / ``not_found``."""
+    """``sent`` / ``already`` / ``failed`` (saved, but the hook failed) / ``not_found``.
+
+    ``centre``: the legal-aid centre the directory names for the resident's area (None: not known).
+    """
 
     status: str
     code: str = ""
+    centre: LegalAidPoint | None = None
 
 
 def _now() -> dt.datetime:
@@ -56,13 +68,14 @@ class EligibilityService:
 
     def __init__(self, rules: Rules, flow: Flow, *, sessions: sessionmaker[Session] | None = None,
                  directory: LegalAidDirectory | None = None, on_submit: SubmitHook = log_submission,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, retention_days: int = 365) -> None:
         self.rules = rules
         self.flow = flow
         self.sessions = sessions
         self.directory = directory
         self.on_submit = on_submit
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.retention_days = retention_days  # said to the resident when a name and phone are asked
 
     @classmethod
     def from_folder(cls, folder: Any = DEFAULT_RULES_DIR, **kwargs: Any) -> EligibilityService:
@@ -82,10 +95,13 @@ class EligibilityService:
         return decide(inp, self.rules)
 
     def _points(self, inp: CheckInput) -> list[LegalAidPoint]:
+        return self._points_for(inp.province, inp.area)
+
+    def _points_for(self, province: str, area: str | None) -> list[LegalAidPoint]:
         if self.directory is None:
             return []
         try:
-            return list(self.directory.legal_aid_points(inp.province, inp.area))
+            return list(self.directory.legal_aid_points(province, area))
         except Exception as exc:  # a broken directory must not cost the resident the result
             log.warning("legal-aid directory failed (%s); telling the resident to call 12348", type(exc).__name__)
             return []
@@ -119,26 +135,66 @@ class EligibilityService:
                     "submitted_at": row.submitted_at, "answers": [tuple(a) for a in row.answers],
                     "result": dict(row.result), "rules_version": row.decision.rules_version}
 
-    async def submit(self, token: str) -> SubmitOutcome:
-        """Mark the pre-application sent (once) and hand it to the hook.
+    def contact(self, code: str) -> Contact | None:
+        """The name and phone left with the pre-application numbered ``code`` (for the case page), if any."""
+        if self.sessions is None or not code.isdigit():
+            return None
+        with self.sessions() as session:
+            row = session.get(PreApplication, int(code))
+            if row is None or not row.contact_name or not row.contact_phone:
+                return None
+            return Contact(row.contact_name, row.contact_phone)
+
+    def status(self, token: str | None) -> tuple[str, str]:
+        """(``open`` | ``sent`` | ``not_found``, its code): asked before a contact is; a failed forward is open."""
+        if not token or self.sessions is None:
+            return "not_found", ""
+        with self.sessions() as session:
+            row = EligibilityRepository(session).get(token)
+            if row is None:
+                return "not_found", ""
+            return ("sent" if row.forwarded_at is not None else "open"), f"{row.id:06d}"
+
+    def centre(self, token: str | None) -> LegalAidPoint | None:
+        """The legal-aid centre that receives this pre-application, from the directory (None: not known)."""
+        if not token or self.sessions is None:
+            return None
+        with self.sessions() as session:
+            row = EligibilityRepository(session).get(token)
+            if row is None:
+                return None
+            province, area = row.decision.province, (row.decision.input or {}).get("area")
+        points = self._points_for(province, area if isinstance(area, str) else None)
+        return points[0] if points else None
+
+    def centre_words(self, centre: LegalAidPoint | None) -> tuple[str, str]:
+        """(who receives it, how to reach them oneself) as the resident reads them; nothing invented."""
+        texts = self.flow.contact
+        if centre is None:
+            return str(texts["centre_unknown"]), str(texts["reach_unknown"])
+        return centre.name, str(texts["reach_known"]).format(point=point_line(self.flow, centre))
+
+    async def submit(self, token: str, contact: Contact | None = None) -> SubmitOutcome:
+        """Mark the pre-application sent (once), with the ``contact`` given with consent, and hand it to the hook.
 
         The mark stays even if the hook fails; sending again retries the hook until it is forwarded once.
         """
-        marked = await asyncio.to_thread(self._mark_submitted, token)
+        marked = await asyncio.to_thread(self._mark_submitted, token, contact)
         if marked is None:
             return SubmitOutcome("not_found")
         application, first = marked
+        centre = await asyncio.to_thread(self.centre, token)
         if not first:
-            return SubmitOutcome("already", application.code)
+            return SubmitOutcome("already", application.code, centre)
         try:
             await self.on_submit(application)
         except Exception as exc:
             log.error("pre-application %s: the submit hook failed (%s)", application.code, type(exc).__name__)
-            return SubmitOutcome("failed", application.code)
+            return SubmitOutcome("failed", application.code, centre)
         await asyncio.to_thread(self._mark_forwarded, token)
-        return SubmitOutcome("sent", application.code)
+        return SubmitOutcome("sent", application.code, centre)
 
-    def _mark_submitted(self, token: str) -> tuple[SubmittedPreApplication, bool] | None:
+    def _mark_submitted(self, token: str, contact: Contact | None) -> tuple[SubmittedPreApplication, bool] | None:
         if self.sessions is None:
             return None
         with self.sessions.begin() as session:
@@ -147,6 +203,9 @@ class EligibilityService:
             if row is None:
                 return None
             first = repo.mark_submitted(row, _now()) or row.forwarded_at is None  # a failed forward is retried
+            if first and contact is not None:
+                repo.set_contact(row, contact, _now())
+            stored = Contact(row.contact_name, row.contact_phone) if row.contact_name and row.contact_phone else None
             decision = row.decision
             application = SubmittedPreApplication(
                 token=row.token, code=f"{row.id:06d}", page_url=self.page_url(row.token), sender=row.sender,
@@ -154,7 +213,7 @@ class EligibilityService:
                           "basis": list(decision.basis), "explanation": decision.explanation,
                           "rules_version": decision.rules_version},
                 answers=[(str(q), str(a)) for q, a in row.answers], result=dict(row.result),
-                situation=dict(decision.input or {}),
+                situation=dict(decision.input or {}), contact=stored,
             )
             return application, first
 

@@ -4,7 +4,8 @@
 
 - a conversation key (``official_account:<openid>``, ``union:<unionid>``, ``web:<session>``);
 - an openid or a unionid;
-- a phone number. It finds the cases whose callback number it is — the resident gave it as theirs. A
+- a phone number. It finds the cases whose callback number it is and the conversations whose legal-aid
+  pre-application it was left with — the resident gave it as theirs. A
   conversation where the number only appears in a message is listed as a *mention* and included only when
   asked (``include_mentions``): residents also write down their landlord's or their boss's number, and one
   resident's request must never export or erase another's conversation.
@@ -96,6 +97,8 @@ def find_resident(session: Session, who: str, *, include_mentions: bool = False)
     else:
         phone = _phone(who) or ""
         keys |= set(session.scalars(select(Ticket.conversation_key).where(Ticket.callback_phone == phone)))
+        given = select(PreApplication.sender).where(PreApplication.contact_phone == phone)  # left with consent
+        keys |= set(session.scalars(select(Conversation.key).where(Conversation.sender.in_(given))))
         mentioned = (select(Conversation.key).join(Message, Message.conversation_id == Conversation.id)
                      .where(Message.direction == "in", Message.text.contains(phone, autoescape=True)))
         mentions = _live(set(session.scalars(mentioned))) - keys
@@ -158,6 +161,7 @@ def _checks(session: Session, resident: Resident) -> list[dict[str, Any]]:
                            .order_by(PreApplication.id))
     return [{
         "created_at": _at(p.created_at), "submitted_at": _at(p.submitted_at), "answers": p.answers,
+        "contact_name": p.contact_name, "contact_phone": p.contact_phone, "consented_at": _at(p.consented_at),
         "result": p.result, "decision": _decision(p.decision)} for p in rows]
 
 

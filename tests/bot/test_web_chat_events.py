@@ -134,7 +134,7 @@ async def test_history_marks_answers_and_what_a_person_said_and_offers_the_last_
     assert [m["kind"] for m in body["messages"]] == ["me", "answer", "staff", "me", "bot"]
     assert body["options"] == [{"number": 1, "title": "讨工钱"}, {"number": 2, "title": "工伤赔偿"}]
     assert body["after"] == 41
-    turn = describe_turn(sessions, ALICE, ["您是为了什么事？"])
+    turn = describe_turn(sessions, f"web:{ALICE}", ["您是为了什么事？"])
     assert turn == {"kinds": ["bot"], "options": body["options"]}
     assert (await client.get("/api/chat/history", params={"session": BOB})).json()["messages"] == []
 

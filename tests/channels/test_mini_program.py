@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from channels.mini_program import MiniProgramConfig, mini_program_routes
-from channels.ports import ChannelUser, Receipt
+from channels.ports import CaseView, ChannelUser, HistoryView, Option, Receipt, ServicePointsView, TurnView
 from channels.storage import MemoryStore
 from channels.texts import ChannelTexts
 from channels.wechat_api import WeChatClient
@@ -36,13 +36,37 @@ class RecordingConversation:
         return [f"答复：{text}", "如需帮助请拨打12348。"]
 
 
+class RecordingRecords:
+    """A test double of the ``ResidentRecords`` port: one offered option, no cases; records whom it was asked about."""
+
+    def __init__(self) -> None:
+        self.turns: list[tuple[ChannelUser, list[str]]] = []
+        self.asked: list[ChannelUser] = []
+
+    async def describe_turn(self, user: ChannelUser, replies: list[str]) -> TurnView:
+        self.turns.append((user, replies))
+        return TurnView(kinds=["answer", "bot"][:len(replies)], options=[Option(number=1, title="看法条原文")])
+
+    async def history(self, user: ChannelUser) -> HistoryView:
+        self.asked.append(user)
+        return HistoryView(messages=[], options=[])
+
+    async def cases(self, user: ChannelUser) -> list[CaseView]:
+        self.asked.append(user)
+        return []
+
+    async def service_points(self, user: ChannelUser) -> ServicePointsView:
+        self.asked.append(user)
+        return ServicePointsView(configured=False, points=[])
+
+
 @asynccontextmanager
-async def app_for(standin, conversation, store=None, config=None) -> AsyncIterator[httpx.AsyncClient]:
+async def app_for(standin, conversation, store=None, config=None, records=None) -> AsyncIterator[httpx.AsyncClient]:
     """The mini-program's routes in an app."""
     store = store if store is not None else MemoryStore()
     mp_client = WeChatClient(MP_APPID, MP_SECRET, store, api_base=standin.base_url, backoff_seconds=0.01)
     routes = mini_program_routes(config or MiniProgramConfig(), conversation=conversation, store=store,
-                                 client=mp_client)
+                                 client=mp_client, records=records)
     try:
         transport = httpx.ASGITransport(app=Starlette(routes=routes))
         async with httpx.AsyncClient(transport=transport, base_url="http://lawline.test") as http:
@@ -176,3 +200,34 @@ async def test_same_person_keeps_one_union_id_across_official_account_and_mini_p
     assert [user.channel for user in users] == ["mini_program", "official_account"]
     assert {user.unionid for user in users} == {"union-1"}
     assert users[0].openid != users[1].openid
+
+
+async def test_with_records_a_reply_says_what_it_is_and_the_reads_keep_the_messages_budget(standin):
+    standin.add_code("code-1", "o-mp-1", "union-1")
+    standin.set_risky_words("违禁词")
+    records = RecordingRecords()
+    while time.time() % 60 > 55:  # the windows are calendar minutes: start well inside one
+        await asyncio.sleep(0.5)
+    config = MiniProgramConfig(max_messages_per_minute=2, max_reads_per_minute=4)
+    async with app_for(standin, RecordingConversation(), config=config, records=records) as http:
+        headers = {"Authorization": f"Bearer {await login(http, 'code-1')}"}
+        reads = [(await http.get(path, headers=headers)).status_code
+                 for path in ("/api/mp/history", "/api/mp/cases", "/api/mp/service-points", "/api/mp/cases")]
+        answered = await http.post("/api/mp/messages", json={"text": "工钱的事"}, headers=headers)
+        refused = await http.post("/api/mp/messages", json={"text": "一段违禁词内容"}, headers=headers)
+        over = await http.get("/api/mp/history", headers=headers)
+    assert reads == [200, 200, 200, 200], "reads do not use up the two messages"
+    assert answered.json() == {"replies": ["答复：工钱的事", "如需帮助请拨打12348。"], "kinds": ["answer", "bot"],
+                               "options": [{"number": 1, "title": "看法条原文"}]}
+    assert refused.json() == {"replies": [TEXTS.risky_text], "kinds": ["bot"], "options": []}
+    assert over.status_code == 429 and over.json()["replies"] == [TEXTS.rate_limited]
+    user = ChannelUser("mini_program", "o-mp-1", "union-1")
+    assert records.turns == [(user, ["答复：工钱的事", "如需帮助请拨打12348。"])], "a refusal is no turn"
+    assert records.asked == [user] * 4
+
+
+async def test_without_records_there_are_no_reads(standin):
+    standin.add_code("code-1", "o-mp-1")
+    async with app_for(standin, RecordingConversation()) as http:
+        headers = {"Authorization": f"Bearer {await login(http, 'code-1')}"}
+        assert (await http.get("/api/mp/cases", headers=headers)).status_code == 404

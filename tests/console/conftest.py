@@ -176,8 +176,9 @@ def adviser_console(sessions, directory_path: str, port: int):
         http = httpx.AsyncClient()
         handoff = HandoffService(sessions, load_directory(Path(directory_path)), http=http, messenger=None,
                                  transcript=ConversationTranscript(sessions))
-        state = ConsoleState(sessions, b"adviser-console-test-secret-" + b"x" * 20)
-        routes = [*account_routes(), *adviser_routes(handoff, EligibilityService.from_folder())]
+        state = ConsoleState(sessions, b"adviser-console-test-secret-" + b"x" * 20,
+                             services={"directory": lambda: handoff.directory})
+        routes = [*account_routes(), *adviser_routes(handoff, EligibilityService.from_folder(sessions=sessions))]
         app = Starlette(routes=[Mount("/console", routes=routes,
                                       middleware=[Middleware(ConsoleMiddleware, state=state)])],
                         middleware=[Middleware(SecurityHeaders)])

@@ -1,5 +1,6 @@
 """Issue #17 item 4 over HTTP: the live events of the queue and a case, close only a claimed case, legal-aid cases
-named in Chinese, village assignment from the directory.
+named in Chinese (with the contact the resident left, masked until revealed), village assignment chosen from the
+directory by name.
 
 The console is served alone (``adviser_console``: real middleware, CSRF, ticket service, eligibility rules) on
 SQLite and PostgreSQL, so no corpus index is built. Every new route is also asked by an adviser of another
@@ -16,7 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.console.accounts import create_account
-from bot.eligibility.ports import SubmittedPreApplication
+from bot.console.models import ConsoleAccount
+from bot.eligibility.ports import Contact, SubmittedPreApplication
+from bot.eligibility.service import EligibilityService
 from bot.handoff_adapters import pre_application_hook
 from bot.models import Conversation, Message
 from handoff.models import Ticket
@@ -155,3 +158,42 @@ def test_a_legal_aid_case_shows_matter_district_and_decision_in_chinese(console)
     queue = admin.get("/console/cases").text
     assert "请求确认劳动关系或者支付劳动报酬" in queue and "needs_review" not in queue
 
+
+
+def test_the_contact_left_with_a_pre_application_is_masked_until_the_handler_reveals_it(console):
+    service = EligibilityService.from_folder(sessions=console.sessions,
+                                             on_submit=pre_application_hook(console.handoff.tickets, console.sessions))
+    answers = {"elig_urgency": "none", "elig_matter": "labor_relation_or_remuneration", "elig_stage": "not_started",
+               "elig_province": "重庆", "elig_place": "黔江区", "elig_has_lawyer": "no", "elig_identity": "migrant_worker"}
+    token = service.conclude(answers, sender=None).token
+    assert asyncio.run(service.submit(token, Contact("张三", "13912345678"))).status == "sent"
+    with console.sessions() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.reason == "legal_aid_pre_application")).one()
+    assert "13912345678" not in ticket.summary and "张三" not in ticket.summary  # the group robot's card
+    admin = client_for(console.base, "admin")
+    case = f"/console/cases/{ticket.id}"
+    page = admin.get(case).text
+    assert "联系人：张三 · 电话 139********（居民同意留下，供法律援助中心回电）" in page and "13912345678" not in page
+    assert post_form(admin, case, f"{case}/claim", {}).status_code == 303
+    revealed = post_form(admin, case, f"{case}/reveal", {})
+    assert "联系人：张三 · 电话 13912345678（" in revealed.text
+    other = client_for(console.base, "adviser-a")  # a village adviser: not their case, not there
+    assert other.get(case).status_code == 404
+
+
+def test_an_advisers_villages_are_chosen_from_the_directory_and_shown_by_name(console):
+    admin = client_for(console.base, "admin")
+    page = admin.get("/console/accounts").text
+    for choice in ('value="sx-t1"> 示例镇（全镇）', 'value="sx-t1-v2"> 示例镇样板村', 'value="sx-t2-v2"> 演示乡虚构社区'):
+        assert choice in page, choice
+    assert "<td>示例镇示例村</td>" in page and "<td>sx-t1-v1</td>" not in page  # names, never a bare code
+    update = {"action": "update", "username": "adviser-a", "role": "adviser", "name": "甲", "active": "1"}
+    refused = post_form(admin, "/console/accounts", "/console/accounts", {**update, "villages": ["sx-t1-v2", "示例村xx"]})
+    assert refused.status_code == 400 and "服务目录里没有：示例村xx。请从列表里选村（社区）或乡镇。" in refused.text
+    saved = post_form(admin, "/console/accounts", "/console/accounts", {**update, "villages": ["sx-t1-v2", "sx-t2"]})
+    assert saved.status_code == 200 and "已更新账号 adviser-a。" in saved.text
+    with console.sessions() as session:
+        villages = session.scalar(select(ConsoleAccount.villages).where(ConsoleAccount.username == "adviser-a"))
+    assert villages == ["sx-t1-v2", "sx-t2"]
+    home = client_for(console.base, "adviser-a").get("/console/").text
+    assert "您负责的村（社区）：示例镇样板村、演示乡（全镇）。" in home

@@ -46,17 +46,57 @@ async def test_from_the_question_to_a_sent_pre_application(chat):
     async with httpx.AsyncClient() as http:
         page = await http.get(url)
     assert page.status_code == 200 and "法律援助预申请表" in page.text and "讨工钱" in page.text
-    sent = await _say(built, user, "发给法律援助中心")
-    assert "已经把您的预申请发给法律援助中心（编号" in sent
+    contact = built.eligibility.flow.contact
+    consent = await _say(built, user, "发给法律援助中心")  # consent first, in plain words, before anything is taken
+    assert consent == contact["consent"].format(centre="县法律援助中心", days=365) + "\n（请回复：愿意留 / 不留，直接发 / 取消）"
+    assert await _say(built, user, "1") == contact["name"] + "\n（请回复：不留了，直接发 / 取消）"
+    assert await _say(built, user, "我叫张三") == contact["phone"] + "\n（请回复：不留了，直接发 / 取消）"
+    assert await _say(built, user, "12345678") == (contact["phone_no_area_code"] + "\n" + contact["phone"]
+                                                   + "\n（请回复：不留了，直接发 / 取消）")  # calm, then asked again
+    sent = await _say(built, user, "139 1234 5678")
     with sessions() as session:
         pre = session.scalar(select(PreApplication).where(PreApplication.token == url.rsplit("/", 1)[1]))
         assert pre.submitted_at is not None and pre.forwarded_at is not None
+        assert (pre.contact_name, pre.contact_phone) == ("张三", "13912345678") and pre.consented_at is not None
+    assert sent == contact["sent_with_contact"].format(centre="县法律援助中心", code=f"{pre.id:06d}", phone="139****5678")
+    with sessions() as session:
+        pre = session.scalar(select(PreApplication).where(PreApplication.token == url.rsplit("/", 1)[1]))
         assert pre.decision.rules_version == built.eligibility.rules.rules_version
         assert pre.decision.input["statuses"] == ["migrant_worker"]
         # The sent pre-application is a ticket for a person (issue #5), on the resident's own conversation.
         ticket = session.scalar(select(Ticket).where(Ticket.conversation_key == conversation_key(user)))
         assert ticket is not None and ticket.reason == "legal_aid_pre_application"
         assert f"法律援助预申请 {int(pre.id):06d}" in ticket.summary and url in ticket.summary
+        assert "13912345678" not in ticket.summary and "张三" not in ticket.summary  # the card goes to a group chat
+    async with httpx.AsyncClient() as http:
+        assert "13912345678" not in (await http.get(url)).text  # the token's page carries no phone
+
+
+async def test_declining_still_sends_and_stopping_sends_nothing(chat):
+    built, sessions, _ = chat
+    user = ChannelUser(channel="web", openid="e5" * 16)
+    for text in ("法律援助自测", "不急", "1", "还没打官司", "重庆", "黔江区", "没请"):
+        await _say(built, user, text)
+    assert "要不要把这份预申请发给法律援助中心" in await _say(built, user, "7")
+    contact = built.eligibility.flow.contact
+    consent = contact["consent"].format(centre="县法律援助中心", days=365) + "\n（请回复：愿意留 / 不留，直接发 / 取消）"
+    assert await _say(built, user, "发给法律援助中心") == consent
+    assert contact["name"] in await _say(built, user, "愿意留")
+    assert contact["name_invalid"] in await _say(built, user, "老板欠钱怎么办")
+    stopped = await _say(built, user, "取消")
+    assert stopped == contact["cancelled"].format(reach=contact["reach_unknown"])
+    with sessions() as session:
+        pre = session.scalars(select(PreApplication).order_by(PreApplication.id.desc())).first()
+        assert pre.submitted_at is None and pre.contact_phone is None
+    assert await _say(built, user, "发给法律援助中心") == consent
+    declined = await _say(built, user, "不愿意")  # ("不想留" alone is heard as danger by the model: reported)
+    assert declined == contact["sent_without_contact"].format(centre="县法律援助中心", code=f"{pre.id:06d}",
+                                                              reach=contact["reach_unknown"])
+    with sessions() as session:
+        row = session.get(PreApplication, pre.id)
+        assert row.forwarded_at is not None and (row.contact_name, row.contact_phone) == (None, None)
+    again = await _say(built, user, "发给法律援助中心")
+    assert again == built.eligibility.flow.result["already_sent"].format(code=f"{pre.id:06d}")
 
 
 async def test_a_step_answered_while_rasa_is_down_is_asked_again_not_lost(chat, services):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.console.models import AuditEntry
 from bot.conversation import sender_id
+from bot.eligibility.models import PreApplication
 from bot.privacy import CaseStillOpen, ResidentNotFound, delete_resident, export_resident, find_resident
 from tests.bot.privacy.conftest import HANDOFF_TEXT, everything, rasa_senders
 
@@ -42,6 +43,21 @@ def test_a_phone_number_finds_the_case_it_was_given_for_not_a_conversation_that_
         assert other not in exported, other
     _, with_mentions = _export(county, "13912345678", include_mentions=True)
     assert "房东不退押金" in with_mentions  # only when asked for, after checking whose it is
+
+
+def test_a_phone_left_with_a_pre_application_finds_that_resident_and_goes_with_the_erasure(county):
+    b = county.people["B"]
+    with county.sessions.begin() as session:  # B agreed to leave another number when sending it
+        row = session.scalar(select(PreApplication).where(PreApplication.sender == sender_id(b.key)))
+        row.contact_name, row.contact_phone = "李小红", "02312345678"
+    resident, exported = _export(county, "023-12345678")
+    assert resident.keys == [b.key]
+    check = json.loads(exported)["legal_aid_checks"][0]
+    assert (check["contact_name"], check["contact_phone"]) == ("李小红", "02312345678")
+    with county.sessions.begin() as session:
+        delete_resident(session, resident, handoff_text=HANDOFF_TEXT, tracker=county.tracker)
+    with county.sessions() as session:
+        assert session.scalar(select(PreApplication).where(PreApplication.contact_phone == "02312345678")) is None
 
 
 def test_an_openid_or_a_key_finds_exactly_that_resident(county):

@@ -1,0 +1,2 @@
+// Nothing at launch: each page signs in when it first asks the server (utils/api.js).
+App({})
