@@ -12,7 +12,7 @@ works whichever process (or machine) wrote it. ``live_response`` then answers:
   missing or its stream fails (an old in-app browser, a proxy that buffers).
 
 ``cursor`` and ``wait`` read the request's ``after`` / ``Last-Event-ID`` and ``wait``; ``None`` means malformed
-(answer 400).
+(answer 400). The pages' side is one listener too, ``bot/templates/live.js``, included in each page's script.
 """
 
 from __future__ import annotations

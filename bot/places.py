@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff_adapters import conversation_key_for_sender
 from handoff.directory import Directory, Place, ServicePoint
-from handoff.models import ResidentProfile
 from handoff.ports import utc_now
-from handoff.residents import profile
+from handoff.residents import profile, village_of
 
 __all__ = ["PLACE_PAYLOAD", "Places", "WhereToGo"]
 
@@ -55,8 +54,7 @@ class Places:
             self._remember(key, place.code)
         if place is None and key is not None:
             with self.sessions() as session:
-                row = session.get(ResidentProfile, key)
-                place = directory.place(row.village) if row is not None else None
+                place = directory.place(village_of(session, key))
         return self._compose(directory, place, offer_towns=offer_towns)
 
     @staticmethod

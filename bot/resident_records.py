@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
-
 from bot.conversation import conversation_key
 from bot.web_chat import conversation_so_far, describe_turn
 from channels.ports import CaseView, ChannelUser, HistoryView, ServicePointsView, ServicePointView, TurnView
 from handoff.cards import REASONS
 from handoff.directory import SPECIALTIES, TOPIC_SPECIALTY, ServicePoint
-from handoff.models import ResidentProfile, Ticket
+from handoff.models import Ticket
+from handoff.residents import village_of
 from handoff.service import HandoffService
 from handoff.tickets import ACTIVE, OUTCOMES
 
@@ -69,7 +68,7 @@ class ResidentRecords:
 
     def _village(self, key: str) -> str | None:
         with self.sessions() as session:
-            return session.scalar(select(ResidentProfile.village).where(ResidentProfile.conversation_key == key))
+            return village_of(session, key)
 
     def _point(self, point: ServicePoint) -> ServicePointView:
         latitude, longitude = point.coordinates if point.coordinates is not None else (None, None)

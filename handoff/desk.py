@@ -31,6 +31,7 @@ from handoff.models import Delivery, Feedback, ResidentProfile, Ticket
 from handoff.ports import Clock, TranscriptSource
 from handoff.residents import clear_pending, pending_of, profile, set_pending
 from handoff.robot import enqueue_robot_message
+from handoff.routing import supervisor_group
 from handoff.signals import Signal, SignalDetector
 from handoff.texts import HandoffTexts, normalise_command
 from handoff.tickets import TicketService, mask_phone
@@ -366,8 +367,7 @@ class HandoffDesk:
     def _notify_supervisor(self, session: Session, kind: str, comment: str, now: dt.datetime) -> None:
         from handoff.cards import mask_personal
 
-        supervisor = self.directory.person(self.directory.supervisor)
-        group = (supervisor.group if supervisor else None) or self.directory.hotline_group
+        group = supervisor_group(self.directory)
         if group:
             title = "居民投诉" if kind == "complaint" else "居民建议"
             extract = mask_personal(comment.replace("\n", " "))[:200]

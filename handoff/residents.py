@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handoff.models import ResidentProfile
 from handoff.ports import aware
 
-__all__ = ["clear_pending", "pending_of", "profile", "set_pending"]
+__all__ = ["clear_pending", "pending_of", "profile", "set_pending", "village_of"]
 
 
 def profile(session: Session, key: str, now: dt.datetime) -> ResidentProfile:
@@ -31,6 +32,11 @@ def profile(session: Session, key: str, now: dt.datetime) -> ResidentProfile:
     row = session.get(ResidentProfile, key)
     assert row is not None
     return row
+
+
+def village_of(session: Session, key: str) -> str | None:
+    """The village code the resident told (the desk asks it before a handoff), None when not told."""
+    return session.scalar(select(ResidentProfile.village).where(ResidentProfile.conversation_key == key))
 
 
 def set_pending(row: ResidentProfile, what: str, data: dict[str, Any], now: dt.datetime,

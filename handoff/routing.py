@@ -7,6 +7,8 @@
   gets a copy.
 - When nobody is on duty the route names the earliest next duty period: the resident gets self-help now
   and, with consent, a callback booked into that period.
+- What is for the people in charge (a complaint, an overdue case, a hot-spot warning) goes to
+  ``supervisor_group``: the supervisor's work group, else the hotline group.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from dataclasses import dataclass
 from handoff.calendar import DutySchedule, is_on_duty, next_duty_start
 from handoff.directory import TOPIC_SPECIALTY, Directory
 
-__all__ = ["Route", "Router"]
+__all__ = ["Route", "Router", "supervisor_group"]
+
+
+def supervisor_group(directory: Directory) -> str | None:
+    """The group of the people in charge: the supervisor's, else the hotline's (someone on duty answers for it)."""
+    supervisor = directory.person(directory.supervisor)
+    return (supervisor.group if supervisor is not None else None) or directory.hotline_group
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from handoff.models import Ticket, TicketEvent
 from handoff.ports import aware
 from handoff.residents import profile, set_pending
 from handoff.robot import enqueue_robot_message, enqueue_template_message
-from handoff.routing import Route, Router
+from handoff.routing import Route, Router, supervisor_group
 from handoff.texts import HandoffTexts
 
 __all__ = ["ACTIVE", "OUTCOMES", "REASONS_ALLOWED", "TARGETS", "Opened", "SweepReport", "TicketService"]
@@ -497,9 +497,7 @@ class TicketService:
                 report.timed_out.append(ticket.id)
 
     def _to_supervisor(self, session: Session, ticket: Ticket, title: str, link: str | None, now: dt.datetime) -> None:
-        supervisor = self.directory.person(self.directory.supervisor)
-        group = supervisor.group if supervisor is not None else None
-        group = group or self.directory.hotline_group
+        group = supervisor_group(self.directory)
         if group:
             enqueue_robot_message(session, group, "escalation", note_markdown(title, ticket, self.directory, link),
                                   ticket.id, now)

@@ -174,7 +174,8 @@ def warn() -> None:
     from bot.console.analytics_sources import places_of
     from bot.console.auth import utcnow
     from bot.console.figures import week_of
-    from bot.console.hotspots import admin_group, hot_spots, load_thresholds, send_warnings
+    from bot.console.hotspots import hot_spots, load_thresholds, send_warnings
+    from handoff.routing import supervisor_group
 
     _, directory, names = _report_inputs()
     now = utcnow()
@@ -183,7 +184,7 @@ def warn() -> None:
     try:
         with sessions.begin() as session:
             spots = hot_spots(session, week_of(now), places, names, load_thresholds())
-            group = admin_group(directory)
+            group = supervisor_group(directory) if directory is not None else None
             if spots and group is None:
                 click.echo("error: no work group for warnings (the directory's supervisor group, or hotline_group)",
                            err=True)

@@ -10,9 +10,9 @@ warning can go out mid-week, as soon as the rise is clear, and stays true until 
 The dashboard shows the hot spots of this week and of the last full week. Sending is not done by a page
 view: ``lawline console warn`` (a timer runs it, e.g. hourly) puts each new warning into the handoff robot
 outbox (``handoff.robot.enqueue_robot_message``) for the supervisor's work group, else the 12348 group — the
-group complaints and overdue cases go to — and records it in ``analytics_hotspot_warnings`` in the same
-transaction, so each warning is sent once per week whatever the number of runs; the app's robot worker
-delivers it to the configured webhook.
+group complaints and overdue cases go to (``handoff.routing.supervisor_group``) — and records it in
+``analytics_hotspot_warnings`` in the same transaction, so each warning is sent once per week whatever the
+number of runs; the app's robot worker delivers it to the configured webhook.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from bot.console.figures import Period, message_figures, place_figures, week_per
 from bot.console.models import HotSpotWarning
 from bot.console.names import Names
 
-__all__ = ["HOTSPOTS_FILE", "KINDS", "HotSpot", "Threshold", "admin_group", "hot_spots", "is_hot",
-           "load_thresholds", "send_warnings", "sent_warnings"]
+__all__ = ["HOTSPOTS_FILE", "KINDS", "HotSpot", "Threshold", "hot_spots", "is_hot", "load_thresholds",
+           "send_warnings", "sent_warnings"]
 
 HOTSPOTS_FILE = Path(__file__).resolve().parents[1] / "data" / "hotspots.yaml"
 KINDS = ("topic", "village", "town")
@@ -110,16 +110,6 @@ def _name(kind: str, code: str, places: dict[str, tuple[str, str]], names: Names
         town, village = places.get(code, ("", f"（未知：{code}）"))
         return town + village
     return code  # a town is counted by its name
-
-
-def admin_group(directory: object) -> str | None:
-    """The administrators' work group: the supervisor's group, else the 12348 hotline group (as for complaints)."""
-    from handoff.directory import Directory
-
-    if not isinstance(directory, Directory):
-        return None
-    supervisor = directory.person(directory.supervisor)
-    return (supervisor.group if supervisor is not None else None) or directory.hotline_group
 
 
 def sent_warnings(session: Session, week: dt.date) -> set[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """Jinja2 pages of the console: ``render`` fills in the account, the CSRF field and the menu.
 
 Other route modules keep their templates in their own folder, extend ``console/base.html`` and pass the
-folder as ``template_dirs``. Autoescaping is on for every template.
+folder as ``template_dirs``. The app's own folder (``bot/templates``) comes last, for the partials the console
+shares with the web chat (``live.js``, the live-updates listener). Autoescaping is on for every template.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.middleware import csp_nonce
 __all__ = ["NAV_ITEMS", "TEMPLATES", "error_page", "render"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+_SHARED = TEMPLATES.parents[1] / "templates"  # bot/templates, the web chat's: the partials both use
 
 # (label, path, roles) — the menu; an item shows only to its roles.
 NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -43,7 +45,7 @@ NAV_ITEMS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 @functools.lru_cache(maxsize=16)
 def _environment(extra: tuple[str, ...]) -> Environment:
     env = Environment(
-        loader=FileSystemLoader([str(TEMPLATES), *extra]),
+        loader=FileSystemLoader([str(TEMPLATES), *extra, str(_SHARED)]),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -154,3 +154,11 @@ def test_the_event_stream_brings_a_reply_while_the_page_listens(sessions, monkey
             received = [next(lines) for _ in range(3)]
     assert received[0] == "" and received[1] == f"id: {delivery}"
     assert json.loads(received[2].removeprefix("data: "))["text"] == "【12348 律师回复】可以申请劳动仲裁。"
+
+
+def test_the_page_listens_with_the_one_listener_inside_its_nonced_script():
+    page = web_chat.ChatPage().render("n0nce").body.decode()
+    script = page.split('<script nonce="n0nce">')[1].split("</script>")[0]
+    listener = (web_chat.TEMPLATES / "live.js").read_text(encoding="utf-8").rstrip("\n")
+    assert listener in script and page.count("function liveUpdates") == 1  # the console's too (bot/templates)
+    assert "new window.EventSource" not in script.replace(listener, "")

@@ -22,6 +22,7 @@ from bot.eligibility.ports import Contact, SubmittedPreApplication
 from bot.eligibility.service import EligibilityService
 from bot.handoff_adapters import pre_application_hook
 from bot.models import Conversation, Message
+from bot.web_chat import TEMPLATES
 from handoff.models import Ticket
 from tests.conftest import free_port
 from tests.console.conftest import PASSWORD, adviser_console, client_for, csrf_of, post_form
@@ -115,6 +116,8 @@ def test_the_pages_say_where_to_listen_and_which_cases_are_unread(console):
     page = a.get(f"/console/cases/{ticket_id}")
     assert f'data-events="/console/cases/{ticket_id}/events"' in page.text
     assert "script-src 'nonce-" in page.headers["content-security-policy"]
+    listener = (TEMPLATES / "live.js").read_text(encoding="utf-8").rstrip("\n")  # the web chat's listener
+    assert all(listener in html and html.count("function liveUpdates") == 1 for html in (queue, page.text))
 
 
 # ---- close only a claimed case ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from handoff.desk import HandoffDesk, Resident
 from handoff.directory import load_directory
 from handoff.models import Feedback, OutboxMessage, ResidentProfile, Ticket, TicketEvent
+from handoff.residents import village_of
 from handoff.signals import load_signals
 from handoff.texts import load_texts
 from handoff.tickets import TicketService
@@ -131,7 +132,8 @@ def test_the_village_is_asked_once_and_remembered(desk, sessions):
     assert desk.before_bot(WHO, "顾问很耐心").replies == [load_texts()["rating_comment_thanks"]]
     with sessions() as session:
         feedback = [(f.kind, f.score, f.comment) for f in session.scalars(select(Feedback).order_by(Feedback.id))]
-        assert session.get(ResidentProfile, WHO.key).village == "sx-t1-v1"
+        assert village_of(session, WHO.key) == "sx-t1-v1"  # what 去哪里办事 and the mini-program read
+        assert village_of(session, "official_account:o-never-said") is None
     assert feedback == [("rating", 5, None), ("rating_comment", None, "顾问很耐心")]
     assert _tickets(sessions)[0].rating == 5
     # Next time the village is not asked again.
