@@ -79,7 +79,7 @@ async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracke
                             topic: str | None) -> tuple[Answer, list[EventType]]:
     """The answer to ``text`` given the conversation: a follow-up of the last question, a repeat, or new."""
     previous, last_card, last_cites = _previous(tracker)
-    if previous and composer.is_follow_up(text):
+    if previous and composer.is_follow_up(text, previous):
         answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic, context=last_cites)
         return answer, _remember_follow_up(text, previous, answer, topic)
     several = await asyncio.to_thread(composer.several, text, topic=topic)
@@ -238,6 +238,12 @@ class AnswerOtherLegal(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
+        previous, _, _ = _previous(tracker)
+        if previous and self.composer.is_follow_up(text, previous):  # leaning on the answer before: in its context
+            topic = tracker.get_slot("topic")
+            answer, events = await answer_in_context(self.composer, text, tracker, topic if topic in TOPICS else None)
+            dispatcher.utter_message(text=answer.text, json_message=_meta(answer))
+            return events
         answer = await asyncio.to_thread(self.composer.answer, text)
         offer = answer.card is not None and answer.confidence >= OFFER_CONFIDENCE
         question = self.composer.card_question(answer.card) if offer and answer.card else None
@@ -293,8 +299,9 @@ class OfferPerson(Action):
 class AskAffirmation(Action):
     """First stage of the two-stage fallback, in Chinese: "您是想问……吗？" with 是 / 不是 buttons.
 
-    Never on a follow-up: a short message that leans on the last answer ("要是村里不同意呢") is answered in
-    that answer's context instead of being asked about.
+    Never on a follow-up: after an answer, a message that leans on it ("要是村里不同意呢") or any question
+    the NLU is unsure of ("离婚要走啥手续") is answered in that answer's context instead of being asked
+    about; the question back is for an unclear first message (issue #15).
     """
 
     def __init__(self, composer: AnswerComposer) -> None:
@@ -306,7 +313,8 @@ class AskAffirmation(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
         previous, _, _ = _previous(tracker)
-        if previous and self.composer.is_follow_up(text):
+        asking_form = tracker.get_slot("requested_slot") is not None  # a form's question waits: Rasa's way
+        if previous and not asking_form and (self.composer.is_follow_up(text, previous) or self.composer.asks(text)):
             topic = tracker.get_slot("topic")
             answer, events = await answer_in_context(self.composer, text, tracker, topic if topic in TOPICS else None)
             dispatcher.utter_message(text=answer.text, json_message=_meta(answer))

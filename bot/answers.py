@@ -44,14 +44,18 @@ DETAIL_PARTS = ("law", "steps", "where")  # what 1 / 2 / 3 bring after a short a
 DETAIL_BUTTONS = [{"title": title, "payload": f'/details{{"part": "{part}"}}'}
                   for title, part in zip(("看法条原文", "怎么办", "去哪里办"), DETAIL_PARTS, strict=True)]
 _FIRST_QUOTE_CHARS = 120
-# A short message that leans on what was said before ("那…", "要是…", "…呢", "这个…").
-_LEANING = re.compile(r"^(那|要是|如果|万一|还有|那要|这个|这样|他要|她要|对方要|可是|但是)|呢[？?。！!]*$|^还")
+# A short message that leans on what was said before ("那…", "要是…", "…呢", "这个…", "也…", "这样…").
+_LEANING = re.compile(r"^(那|要是|如果|万一|还有|那要|这个|这样|他要|她要|对方要|可是|但是)|呢|^还|也|这样|这种")
 FOLLOW_UP_CHARS = 24
-# A short question with no subject of its own ("那得赔多少", "要几天能办好") also leans on the answer.
-_ASKING = re.compile(r"吗|呢|咋|怎么|多少|几|能不能|行不行|可不可以|要不要|[？?]")
-SHORT_QUESTION_CHARS = 15
-# Requests of their own, never follow-ups: the legal-aid check, a person, the hotline, greetings.
-_REQUESTS = ("法律援助", "援助", "人工", "律师", "法律顾问", "12348", "热线", "你好", "谢谢", "再见", "自测", "继续")
+# A short question with no subject of its own ("那得赔多少", "要几天能办好", "走啥程序") also leans on the answer.
+_ASKING = re.compile(r"吗|呢|咋|怎么|怎样|如何|多少|几|啥|什么|哪些|能不能|行不行|可不可以|要不要|是不是|[？?]")
+SHORT_QUESTION_CHARS = 18
+# A question up to this long that names no trouble the question before did not ("离婚要走什么手续，去哪办"
+# after a divorce answer) is asked in that question's context too (``is_follow_up`` with ``previous``).
+SAME_SUBJECT_CHARS = 32
+# Requests of their own, never follow-ups: the legal-aid check, a person, the hotline, where to go, greetings.
+_REQUESTS = ("法律援助", "援助", "人工", "律师", "法律顾问", "12348", "热线", "你好", "谢谢", "再见", "自测", "继续",
+             "去哪里办事", "办事地点", "办事的地方", "司法所")
 # Several problems in one message: clauses split at punctuation and "而且 / 另外 …"; a clause that finds a
 # card of its own (or, with no card, an article) this surely is one problem. Clauses are short, so their
 # scores are lower than a whole question's; measured on the team's own examples in tests/bot/test_answers.py.
@@ -307,8 +311,12 @@ class AnswerComposer:
                 return aspect
         return None
 
-    def is_follow_up(self, text: str) -> bool:
-        """A short message that leans on the answer before it rather than asking something new."""
+    def is_follow_up(self, text: str, previous: str | None = None) -> bool:
+        """A short message that leans on the answer before it rather than asking something new.
+
+        With ``previous`` (the question last answered), also a question that names no kind of trouble
+        (``problem_words``) the previous one did not: it has no new subject, so it asks about the same one.
+        """
         text = text.strip()
         if any(word in text for word in _REQUESTS):
             return False
@@ -317,7 +325,19 @@ class AnswerComposer:
             return True  # "第三十八条": an article of the law the last answer cited
         if len(text) <= SHORT_QUESTION_CHARS and _ASKING.search(text):
             return True
-        return len(text) <= FOLLOW_UP_CHARS and (bool(_LEANING.search(text)) or self.aspect_of(text) is not None)
+        if len(text) <= FOLLOW_UP_CHARS and (bool(_LEANING.search(text)) or self.aspect_of(text) is not None):
+            return True
+        return (previous is not None and len(text) <= SAME_SUBJECT_CHARS and bool(_ASKING.search(text))
+                and self.troubles(text) <= self.troubles(previous))
+
+    @staticmethod
+    def asks(text: str) -> bool:
+        """``text`` is a question (a question word or mark), not a request of its own."""
+        return bool(_ASKING.search(text)) and not any(word in text for word in _REQUESTS)
+
+    def troubles(self, text: str) -> set[str]:
+        """The kinds of trouble ``text`` names (``problem_words`` of ``bot/data/replies.yaml``)."""
+        return {kind for kind, words in self.texts.problem_words.items() if any(w in text for w in words)}
 
     def follow_up(self, text: str, previous: str, *, topic: str | None, context: Sequence[str] = ()) -> Answer:
         """Answer ``text`` in the context of ``previous`` (the question the last answer was for).
@@ -338,7 +358,9 @@ class AnswerComposer:
         alone = self.answer(text)
         if alone.confident and alone.topic is not None and topic is not None and alone.topic != topic:
             return alone  # a new subject ("那孩子归谁" after a wages answer): a question of its own
-        answer = self.answer(f"{previous} {text}", topic=topic)
+        # It names its trouble ("离婚要走啥手续" after a divorce answer): its own words find the answer; else it
+        # leans on the question before ("那他每月得出多少"), and both together do.
+        answer = alone if alone.confident and self.troubles(text) else self.answer(f"{previous} {text}", topic=topic)
         if not answer.confident:
             return answer
         return Answer(intro + "\n" + answer.text, confident=True, confidence=answer.confidence,
@@ -353,7 +375,7 @@ class AnswerComposer:
         found: dict[str, tuple[Hit, str]] = {}
         kinds_named: set[str] = set()
         for clause in clauses:
-            kinds = {kind for kind, words in self.texts.problem_words.items() if any(w in clause for w in words)}
+            kinds = self.troubles(clause)
             if not kinds - kinds_named:
                 continue  # the same trouble told again, or no trouble named: not a problem of its own
             kinds_named |= kinds

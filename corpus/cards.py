@@ -23,7 +23,7 @@ __all__ = ["NOT_FOR_RANGE", "CardCitation", "ParsedCard", "parse_card"]
 
 _ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ARTICLE_RE = re.compile(r"^第[零〇一二三四五六七八九十百千]+条(之[一二三四五六七八九十]+)?$")
-NOT_FOR_RANGE = (3, 6)  # how many out-of-scope examples a card gives (corpus/data/cards/README.md)
+NOT_FOR_RANGE = (3, 12)  # how many out-of-scope examples a card gives (corpus/data/cards/README.md)
 _PUNCTUATION = re.compile(r"[\s，。？！、,.?!；;：:“”\"'（）()]+")
 
 
@@ -78,9 +78,9 @@ def _bare(text: str) -> str:
 
 def _not_for(data: dict[str, Any], title: str, questions: tuple[str, ...], path: Path,
              lines: list[str]) -> tuple[str, ...]:
-    """The out-of-scope examples: required, 3–6, distinct, and none of them a question the card answers."""
+    """The out-of-scope examples: required, 3–12, distinct, and none of them a question the card answers."""
     if "not_for" not in data:
-        raise CorpusFormatError("'not_for' is missing: list 3–6 questions this card must not answer", path,
+        raise CorpusFormatError("'not_for' is missing: list 3–12 questions this card must not answer", path,
                                 _line_of(lines, "answer:"))
     items = _strings(data, "not_for", path, lines)
     cursor = _line_of(lines, "not_for:")

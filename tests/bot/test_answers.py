@@ -104,3 +104,12 @@ def test_requests_of_their_own_are_never_follow_ups(composer):
 
 def test_what_an_injury_costs_is_part_of_the_injury_not_a_second_problem(composer):
     assert composer.several("邻居家的狗把俺家娃咬了，医药费谁出") is None
+
+
+def test_a_question_with_no_new_subject_leans_on_the_question_before(composer):
+    before = "俺男人天天喝酒打牌不顾家，俺想跟他离婚"
+    assert composer.is_follow_up("离婚的话都要准备哪些材料，该去哪里递上去", before)
+    assert not composer.is_follow_up("离婚的话都要准备哪些材料，该去哪里递上去")
+    assert not composer.is_follow_up("村里要收回俺家的承包地分给别人，俺家能不能不给", before)  # a trouble of its own
+    for text in ("这样也算吗", "那彩礼呢", "他也不给", "去哪里办事"):
+        assert composer.is_follow_up(text) is (text != "去哪里办事"), text

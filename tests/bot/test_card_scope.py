@@ -89,7 +89,7 @@ def test_a_contractor_who_ran_still_gets_that_card(composer):
 @pytest.mark.slow
 def test_every_card_answers_its_own_title(composer, corpus_retriever):
     cards = [d for d in corpus_retriever.documents if d.kind == "card"]
-    assert len(cards) == 55
+    assert len(cards) == 58
     wrong = {d.id: composer.answer(d.title, topic=d.topic).card for d in cards}
     assert {k: v for k, v in wrong.items() if v != k.removeprefix("card:")} == {}
 
@@ -131,6 +131,29 @@ def test_a_new_scope_reuses_the_vectors_it_already_has(corpus_retriever):
     assert calls == []
     check = again.check("包工头还在，就是一直拖着不给工钱", "wages-contractor-absconded", "wages")
     assert not check.admitted and check.outside > 0.99 and calls == [1]
+
+
+# -- social insurance (issue #15): the commonest questions have their cards, near ones do not -----------------
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "card"), [
+    ("在村里交的城乡居民养老保险，断了两年还能接着交吗", "wages-rural-pension"),
+    ("医保在外省住院能不能直接结算", "wages-medical-insurance"),
+    ("合同到期公司不续了，失业保险金能领几个月", "wages-unemployment-benefit"),
+])
+def test_social_insurance_questions_get_their_cards(composer, question, card):
+    answer = composer.answer(question, topic="wages")
+    assert answer.card == card
+    assert all(c.startswith("《中华人民共和国社会保险法》") for c in answer.citations)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "wrong"), [
+    ("俺娘想申请低保，村里说不够条件", "wages-rural-pension"),
+    ("儿子不给老人养老钱，老人也没交过养老保险", "wages-rural-pension"),
+    ("公司辞退俺，该给的经济补偿一分没给", "wages-unemployment-benefit"),
+])
+def test_near_social_insurance_questions_do_not_get_those_cards(composer, question, wrong):
+    assert composer.answer(question, topic="wages").card != wrong
 
 
 # -- the question sets ------------------------------------------------------------------------------------

@@ -99,3 +99,20 @@ async def test_with_rasa_down_the_numbers_still_bring_the_details(corpus_index, 
         assert where.startswith("去哪里：")
     finally:
         await built.close()
+
+
+async def test_a_follow_up_with_no_cue_and_no_card_is_answered_in_context_not_asked_back(chat):
+    await chat("俺男人天天喝酒打牌不顾家，俺想跟他离婚", "h")
+    how = await chat("离婚要走啥程序", "h")
+    assert not any(phrase in how for phrase in CLARIFY)
+    assert how.startswith("接着您刚才问的「俺男人天天喝酒打牌不顾家") and "《中华人民共和国民法典》第一千零七十六条" in how
+    gifts = await chat("结婚时给的彩礼能要回来吗", "h")
+    assert not any(phrase in gifts for phrase in CLARIFY) and "法律依据" in gifts
+
+
+async def test_social_insurance_is_answered_from_its_card_not_declined(chat):
+    unpaid = await chat("在砖厂干了三年了，老板一直不给俺上社保", "i")
+    assert "不在我能解答的范围" not in unpaid
+    assert "【单位不给交社保，咋办？】" in unpaid and "《中华人民共和国社会保险法》第五十八条" in unpaid
+    benefit = await chat("俺被厂里裁了，失业金咋领", "j")
+    assert "【厂里不要我了，能领失业金吗？】" in benefit and "《中华人民共和国社会保险法》第四十五条" in benefit

@@ -17,14 +17,14 @@ def _count(sessions, model):
 def test_full_import_is_idempotent(sessions):
     first = import_corpus(CORPUS, sessions)
     assert not first.failed
-    assert (len(first.added), len(first.updated)) == (155, 0)
+    assert (len(first.added), len(first.updated)) == (158, 0)
     assert _count(sessions, Law) == 42
     assert _count(sessions, Case) == 58
-    assert _count(sessions, AnswerCard) == 55
+    assert _count(sessions, AnswerCard) == 58
     articles = _count(sessions, Article)
     assert articles > 4000
     second = import_corpus(CORPUS, sessions)
-    assert (len(second.added), len(second.updated), len(second.unchanged)) == (0, 0, 155)
+    assert (len(second.added), len(second.updated), len(second.unchanged)) == (0, 0, 158)
     assert _count(sessions, Article) == articles
     with sessions() as session:
         version = CorpusRepository(session).corpus_version()
