@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -43,6 +44,7 @@ from channels.texts import MENU_LEGAL_AID, ChannelTexts
 from channels.wechat_api import WeChatClient
 from handoff import HandoffService, load_directory
 from handoff.danger import Embed, Triage, ensure_model, example_files
+from handoff.danger_tuned import TunedDanger
 from handoff.directory import Directory
 from handoff.signals import load_signals
 from nlu.client import RasaClient
@@ -143,7 +145,8 @@ def build_services(settings: Settings, *, engine_client: DialogueEngine | None =
             "corpus_version": composer.retriever.index.manifest.corpus_version,
             "dialogue_engine": "up" if rasa_up else "down (answering from retrieval)",
             "danger_model": {"threshold": handoff.desk.triage.model.threshold,
-                             "fingerprint": handoff.desk.triage.model.fingerprint}
+                             "fingerprint": handoff.desk.triage.model.fingerprint,
+                             "tuned": handoff.desk.triage.model.tuned}
             if handoff.desk.triage.model is not None else None,
             "official_account": bool(settings.wechat_appid),
             "mini_program": bool(settings.mp_appid),
@@ -180,10 +183,32 @@ def _embedder(composer: AnswerComposer) -> Embed:
     return embed
 
 
-def load_triage(settings: Settings, embed: Embed) -> Triage:
-    """Patterns and the danger model (trained now when the examples or the encoder changed since)."""
-    model = ensure_model(settings.danger_model, embed, settings.embedding_model, folder=settings.danger_dir / "danger")
-    return Triage(load_signals(settings.danger_dir / "signals.yaml"), model, embed)
+def load_triage(settings: Settings, embed: Embed, tuned: TunedDanger | None = None) -> Triage:
+    """Patterns and the danger model (trained now when the examples, the encoder or the tuned model changed).
+
+    ``tuned`` saves a second load of the fine-tuned encoder when the caller has it already.
+    """
+    if tuned is None and settings.danger_tuned is not None:
+        tuned = load_tuned(settings.danger_tuned)
+    model = ensure_model(settings.danger_model, embed, settings.embedding_model, folder=settings.danger_dir / "danger",
+                         tuned=tuned)
+    return Triage(load_signals(settings.danger_dir / "signals.yaml"), model, embed, tuned)
+
+
+def load_tuned(folder: Path) -> TunedDanger:
+    """The fine-tuned danger encoder saved in ``folder`` (LAWLINE_DANGER_TUNED) over e5-small; missing: an error."""
+    if not (folder / "manifest.json").is_file():
+        raise FileNotFoundError(f"LAWLINE_DANGER_TUNED: no tuned danger model in {folder} (run `lawline danger tune`, "
+                                "or set LAWLINE_DANGER_TUNED=off)")
+    return TunedDanger.load(folder, _e5_network())
+
+
+@functools.cache
+def _e5_network() -> Any:
+    """e5-small, once per process: frozen and only read, so every triage (and a reload) shares it (~2 s, 150 MB)."""
+    from retrieval.e5 import load_e5
+
+    return load_e5()
 
 
 def _watched(settings: Settings, composer: AnswerComposer, eligibility: EligibilityService, rules_dir: Path,
@@ -219,5 +244,5 @@ def _watched(settings: Settings, composer: AnswerComposer, eligibility: Eligibil
                 use_directory),
         Watched("danger patterns and examples",
                 lambda: [settings.danger_dir / "signals.yaml", *example_files(settings.danger_dir / "danger")],
-                lambda: load_triage(settings, embed), handoff.use_triage),
+                lambda: load_triage(settings, embed, handoff.desk.triage.tuned), handoff.use_triage),
     ]

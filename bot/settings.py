@@ -72,6 +72,7 @@ class Settings:
     reload_seconds: float
     danger_model: Path
     danger_dir: Path  # signals.yaml and danger/*.jsonl: what the console publishes, shared by every node
+    danger_tuned: Path | None  # the fine-tuned encoder's adapters (`lawline danger tune`); None: "off"
     retention_days: int
     metrics_token: str | None  # who may read /metrics from elsewhere than loopback (a bearer token)
     passive_reply_seconds: float  # how long /wechat waits for an answer before it answers "success" and pushes
@@ -115,6 +116,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     return _number(env, name, default, low, high, float)
+
+
+def _danger_tuned(env: Mapping[str, str]) -> Path | None:
+    value = (env.get("LAWLINE_DANGER_TUNED") or "").strip()
+    if value.lower() == "off":
+        return None
+    return Path(value).expanduser() if value else PROJECT_ROOT / "handoff" / "data" / "danger_tuned"
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
@@ -221,6 +229,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         reload_seconds=_float(env, "LAWLINE_RELOAD_SECONDS", 10.0, 0.0, 3600.0),
         danger_model=Path(env.get("LAWLINE_DANGER_MODEL") or var_dir / "danger" / "model.joblib").expanduser(),
         danger_dir=Path(env.get("LAWLINE_DANGER_DIR") or PROJECT_ROOT / "handoff" / "data").expanduser(),
+        danger_tuned=_danger_tuned(env),
         retention_days=_int(env, "LAWLINE_RETENTION_DAYS", 365, 30, 3650),
         metrics_token=_optional(env, "LAWLINE_METRICS_TOKEN"),
         passive_reply_seconds=_float(env, "LAWLINE_PASSIVE_REPLY_SECONDS", 4.0, 0.01, 4.5),

@@ -32,11 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from handoff.danger_tuned import TunedDanger, combine, text_key
 from handoff.errors import DirectoryError
 from handoff.signals import DANGER_KINDS, Signal, SignalDetector
 
 __all__ = ["EXAMPLES_DIR", "DangerAssessment", "DangerModel", "Example", "Triage", "example_files",
-           "ensure_model", "load_examples", "model_is_current", "segments", "train_model"]
+           "ensure_model", "fold_of", "load_examples", "model_is_current", "segments", "train_model",
+           "training_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +130,9 @@ def segments(text: str) -> list[str]:
     return list(dict.fromkeys(p for p in pieces if p))
 
 
-def fingerprint(examples: Sequence[Example], embed_name: str | None) -> str:
-    """What a trained model was made from: the examples, the encoder and the feature version."""
-    digest = hashlib.sha256(f"v{FEATURES_VERSION}|{embed_name or '-'}".encode())
+def fingerprint(examples: Sequence[Example], embed_name: str | None, tuned: str | None = None) -> str:
+    """What a trained model was made from: the examples, the encoder, the tuned model and the feature version."""
+    digest = hashlib.sha256(f"v{FEATURES_VERSION}|{embed_name or '-'}|{tuned or '-'}".encode())
     for example in sorted(examples, key=lambda e: (e.text, e.danger, e.kind or "")):
         digest.update(f"\n{example.danger}|{example.kind}|{example.text}".encode())
     return digest.hexdigest()[:24]
@@ -148,6 +150,7 @@ class DangerModel:
     embed_name: str | None
     report: dict[str, Any] = field(default_factory=dict)  # cross-validated recall and false alarms
     check_threshold: float = 0.5  # from here up to ``threshold``: answer, but ask first whether they are safe
+    tuned: str | None = None  # the fingerprint of the tuned model whose scores it combines (None: its own only)
 
     def _features(self, texts: list[str], embed: Embed | None) -> Any:
         from scipy.sparse import csr_matrix, hstack
@@ -169,10 +172,19 @@ class DangerModel:
         """The danger kinds, most likely first, with their probabilities."""
         return self._ranked(self._features([_clean(text)], embed))
 
-    def predict(self, text: str, embed: Embed | None) -> tuple[float, list[tuple[str, float]]]:
-        """The probability of danger and the ranked kinds of one message, its features computed once."""
+    def predict(self, text: str, embed: Embed | None,
+                tuned: TunedDanger | None = None) -> tuple[float, list[tuple[str, float]]]:
+        """The score of danger and the ranked kinds of one message, its features computed once.
+
+        A model trained with a tuned model's scores combines the two (``combine``); its thresholds are for that.
+        """
         features = self._features([_clean(text)], embed)
-        return float(self.binary.predict_proba(features)[0, 1]), self._ranked(features)
+        score = float(self.binary.predict_proba(features)[0, 1])
+        if self.tuned is not None:
+            if tuned is None or tuned.fingerprint != self.tuned:
+                raise RuntimeError(f"the danger model was trained with the tuned model {self.tuned!r}; not given")
+            score = combine(score, float(tuned.scores([_clean(text)])[0]))
+        return score, self._ranked(features)
 
     def _ranked(self, features: Any) -> list[tuple[str, float]]:
         probabilities = self.kinds.predict_proba(features)[0]
@@ -187,8 +199,8 @@ class DangerModel:
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         joblib.dump(self, temporary)
         temporary.replace(path)
-        manifest = {"fingerprint": self.fingerprint, "embed_name": self.embed_name, "threshold": self.threshold,
-                    "check_threshold": self.check_threshold,
+        manifest = {"fingerprint": self.fingerprint, "embed_name": self.embed_name, "tuned": self.tuned,
+                    "threshold": self.threshold, "check_threshold": self.check_threshold,
                     "features_version": FEATURES_VERSION, **self.report}
         path.with_suffix(".json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -235,7 +247,7 @@ def _classifier(c: float) -> Any:
     return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
 
 
-def _training_rows(examples: Sequence[Example]) -> tuple[list[str], list[int]]:
+def training_rows(examples: Sequence[Example]) -> tuple[list[str], list[int]]:
     """Each example, plus the sentences of ordinary ones (a part of an ordinary message is ordinary too)."""
     texts, labels = [], []
     for example in examples:
@@ -252,7 +264,7 @@ def _fit(examples: Sequence[Example], embed: Embed | None, embed_name: str | Non
          cache: dict[str, np.ndarray], *, with_kinds: bool = True) -> DangerModel:
     from scipy.sparse import csr_matrix, hstack
 
-    texts, labels = _training_rows(examples)
+    texts, labels = training_rows(examples)
     vectorizer = _vectorizer().fit(texts)
 
     def cached(batch: list[str]) -> np.ndarray:
@@ -280,12 +292,23 @@ def _fit(examples: Sequence[Example], embed: Embed | None, embed_name: str | Non
     return DangerModel(vectorizer, binary, kinds, 0.5, "", embed_name if embed is not None else None, {}, 0.5)
 
 
+def fold_of(count: int, folds: int = 5, seed: int = 20261201) -> np.ndarray:
+    """Which held-out fold each of ``count`` examples is in (the same split for every model trained on them)."""
+    order = np.random.default_rng(seed).permutation(count)
+    fold = np.empty(count, dtype=int)
+    fold[order] = np.arange(count) % folds
+    return fold
+
+
 def train_model(examples: Sequence[Example], embed: Embed | None = None, *, embed_name: str | None = None,
-                c: float = 4.0, folds: int = 5, seed: int = 20261201,
+                c: float = 4.0, folds: int = 5, seed: int = 20261201, tuned: TunedDanger | None = None,
                 progress: Callable[[str], None] | None = None) -> DangerModel:
     """Train on ``examples`` and choose the threshold for ``TARGET_RECALL`` on ``folds`` held-out folds.
 
-    With ``embed`` the model also reads sentence embeddings; each distinct text is encoded once.
+    With ``embed`` the model also reads sentence embeddings; each distinct text is encoded once. With
+    ``tuned`` its scores are combined with the model's own; on the folds, each example's tuned score is the
+    one ``lawline danger tune`` saved from a tuned model that did not see it (its ``held_out``),
+    else (an example added since) the tuned model's own.
     """
     if not any(e.danger for e in examples) or all(e.danger for e in examples):
         raise ValueError("the examples need both danger and ordinary messages")
@@ -293,15 +316,13 @@ def train_model(examples: Sequence[Example], embed: Embed | None = None, *, embe
     cache: dict[str, np.ndarray] = {}
     if embed is not None:
         say("encoding the examples")
-        texts = list(dict.fromkeys(t for t in _training_rows(examples)[0]))
+        texts = list(dict.fromkeys(t for t in training_rows(examples)[0]))
         for start in range(0, len(texts), 512):
             batch = texts[start:start + 512]
             for t, row in zip(batch, embed(batch), strict=True):
                 cache[t] = row
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(examples))
-    fold_of = np.empty(len(examples), dtype=int)
-    fold_of[order] = np.arange(len(examples)) % folds
+    fold = fold_of(len(examples), folds, seed)
+    tuned_held = _tuned_held_out(examples, tuned)
     held_scores: list[float] = []
     held_labels: list[bool] = []
 
@@ -313,22 +334,36 @@ def train_model(examples: Sequence[Example], embed: Embed | None = None, *, embe
         return np.vstack([cache[t] for t in batch])
 
     runner = lookup if embed is not None else None
-    for fold in range(folds):
-        say(f"fold {fold + 1} of {folds}")
-        train = [e for e, f in zip(examples, fold_of, strict=True) if f != fold]
-        held = [e for e, f in zip(examples, fold_of, strict=True) if f == fold]
+    for number in range(folds):
+        say(f"fold {number + 1} of {folds}")
+        train = [e for e, f in zip(examples, fold, strict=True) if f != number]
+        held = [e for e, f in zip(examples, fold, strict=True) if f == number]
         model = _fit(train, embed, embed_name, c, cache, with_kinds=False)
         for example, (score, _piece) in zip(held, model.scores([e.text for e in held], runner), strict=True):
-            held_scores.append(score)
+            held_scores.append(score if tuned is None else combine(score, tuned_held[example.text]))
             held_labels.append(example.danger)
     (threshold, check), report = _choose_threshold(np.array(held_scores), np.array(held_labels))
     report["examples"] = {"danger": int(sum(held_labels)), "ordinary": int(len(held_labels) - sum(held_labels))}
     say("training on every example")
     final = _fit(examples, embed, embed_name, c, cache)
     final.threshold, final.check_threshold = threshold, check
-    final.fingerprint = fingerprint(examples, embed_name if embed is not None else None)
+    final.tuned = tuned.fingerprint if tuned is not None else None
+    final.fingerprint = fingerprint(examples, embed_name if embed is not None else None, final.tuned)
     final.report = report
     return final
+
+
+def _tuned_held_out(examples: Sequence[Example], tuned: TunedDanger | None) -> dict[str, float]:
+    """Each example's tuned score from a model that did not see it, where ``danger tune`` saved one."""
+    if tuned is None:
+        return {}
+    saved = tuned.held_out
+    scores = {e.text: saved[text_key(e.text)] for e in examples if text_key(e.text) in saved}
+    unseen = [e.text for e in examples if e.text not in scores]
+    if unseen:
+        log.info("danger: %d examples are newer than the tuned model; its own scores stand in", len(unseen))
+        scores.update(zip(unseen, (float(x) for x in tuned.scores(unseen)), strict=True))
+    return scores
 
 
 def _choose_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[tuple[float, float], dict[str, Any]]:
@@ -389,12 +424,16 @@ class DangerAssessment:
 class Triage:
     """The one danger check every message passes first: patterns, then the classifier."""
 
-    def __init__(self, signals: SignalDetector, model: DangerModel | None = None, embed: Embed | None = None) -> None:
+    def __init__(self, signals: SignalDetector, model: DangerModel | None = None, embed: Embed | None = None,
+                 tuned: TunedDanger | None = None) -> None:
         self.signals = signals
         self.model = model
         self.embed = embed
+        self.tuned = tuned
         if model is not None and model.embed_name is not None and embed is None:
             raise ValueError(f"the danger model needs the encoder {model.embed_name!r}")
+        if model is not None and model.tuned is not None and (tuned is None or tuned.fingerprint != model.tuned):
+            raise ValueError(f"the danger model needs the tuned model {model.tuned!r}")
 
     def assess(self, text: str) -> DangerAssessment:
         matched = self.signals.danger_rules(text)
@@ -403,7 +442,7 @@ class Triage:
         threshold = self.model.threshold if self.model is not None else None
         kept = self.signals.without_ignored(text)
         if self.model is not None and re.search(r"[\u4e00-\u9fffA-Za-z]", kept):
-            score, ranked = self.model.predict(kept, self.embed)
+            score, ranked = self.model.predict(kept, self.embed, self.tuned)
         piece = _clean(kept) if score is not None else None
         if matched:
             kinds = _ordered(s for s, _ in matched)
@@ -423,17 +462,18 @@ def _ordered(found: Iterable[Signal]) -> tuple[Signal, ...]:
     return tuple(unique[k] for k in DANGER_KINDS if k in unique)
 
 
-def model_is_current(path: Path, examples: Sequence[Example], embed_name: str | None) -> bool:
-    """Whether the model saved at ``path`` was trained on exactly ``examples`` with this encoder."""
+def model_is_current(path: Path, examples: Sequence[Example], embed_name: str | None,
+                     tuned: str | None = None) -> bool:
+    """Whether the model saved at ``path`` was trained on exactly ``examples`` with this encoder and tuned model."""
     try:
         manifest = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return path.is_file() and manifest.get("fingerprint") == fingerprint(examples, embed_name)
+    return path.is_file() and manifest.get("fingerprint") == fingerprint(examples, embed_name, tuned)
 
 
 def ensure_model(path: Path, embed: Embed | None, embed_name: str | None, *, folder: Path = EXAMPLES_DIR,
-                 progress: Callable[[str], None] | None = None) -> DangerModel:
+                 tuned: TunedDanger | None = None, progress: Callable[[str], None] | None = None) -> DangerModel:
     """The saved model when it matches the examples and the encoder; else train it now and save it.
 
     Malformed examples raise ``DirectoryError`` (``file:line: reason``): the app does not start on them.
@@ -445,13 +485,13 @@ def ensure_model(path: Path, embed: Embed | None, embed_name: str | None, *, fol
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:  # several workers: one trains, the others wait and load
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if model_is_current(path, examples, name):
+        if model_is_current(path, examples, name, tuned.fingerprint if tuned is not None else None):
             try:
                 return DangerModel.load(path)
             except Exception as exc:  # noqa: BLE001 - an unreadable file is retrained, and said
                 log.warning("danger model at %s does not load (%s); training again", path, type(exc).__name__)
         log.info("training the danger model on %d examples (%s)", len(examples), name or "character n-grams only")
-        model = train_model(examples, embed, embed_name=name, progress=progress)
+        model = train_model(examples, embed, embed_name=name, tuned=tuned, progress=progress)
         model.save(path)
     log.info("danger model: threshold %.3f, cross-validated recall %s, false alarms %s", model.threshold,
              model.report.get("cv_recall"), model.report.get("cv_false_alarm_rate"))

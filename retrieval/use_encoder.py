@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules.input_module import InputModule
 
-__all__ = ["USE_MODEL_ID", "UseMultilingualModule", "build_use_model"]
+__all__ = ["USE_MODEL_ID", "UseMultilingualModule", "build_use_model", "intra_op_threads"]
 
 USE_MODEL_ID = "use-multilingual-v3"
 
@@ -122,7 +122,7 @@ def _group_bounds(lengths: list[int], budget: int) -> list[tuple[int, int]]:
 
 
 @contextmanager
-def _intra_op_threads(num_threads: int | None) -> Iterator[None]:
+def intra_op_threads(num_threads: int | None) -> Iterator[None]:
     """Run the body with ``num_threads`` intra-op torch threads, then restore the previous setting."""
     previous = torch.get_num_threads()
     if num_threads is None or num_threads == previous:
@@ -222,7 +222,7 @@ class UseMultilingualModule(InputModule):
 
     def forward(self, features: dict[str, torch.Tensor], **kwargs: Any) -> dict[str, torch.Tensor]:
         flat_ids, lengths = features["input_ids"], features["lengths"]
-        with torch.inference_mode(), _intra_op_threads(self.num_threads):
+        with torch.inference_mode(), intra_op_threads(self.num_threads):
             parts = []
             first_text = first_token = 0
             for end_text, end_token in _group_bounds(lengths.tolist(), _TOKENS_PER_GROUP):

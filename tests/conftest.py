@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -76,6 +77,25 @@ def use_encoder():
     return load_encoder("use-multilingual-v3")
 
 
+@functools.cache
+def tuned_danger_model():
+    """The shipped fine-tuned danger encoder, loaded once per run (the app's workers load their own)."""
+    from tests.model_cache import shipped_tuned
+
+    return shipped_tuned()
+
+
+@pytest.fixture(scope="session")
+def tuned_danger():
+    return tuned_danger_model()
+
+
+@pytest.fixture(scope="session")
+def e5_network():
+    """e5-small in torch (retrieval.e5), the one under the shipped tuned danger encoder."""
+    return tuned_danger_model().network
+
+
 @pytest.fixture(scope="session")
 def analyzer():
     from retrieval.text import load_analyzer
@@ -131,7 +151,7 @@ def danger_model(folder: Path, use_encoder) -> Path:
     from retrieval.dense import encode
 
     path = folder / "danger" / "model.joblib"
-    cached = cached_danger_model(lambda texts: encode(use_encoder, texts))
+    cached = cached_danger_model(lambda texts: encode(use_encoder, texts), tuned_danger_model())
     path.parent.mkdir(parents=True, exist_ok=True)
     for source in (cached, cached.with_suffix(".json")):
         shutil.copyfile(source, path.parent / source.name)

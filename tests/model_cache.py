@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "var" / "test-cache"
 DANGER = CACHE / "danger" / "model.joblib"
 ENCODER = "use-multilingual-v3"
+TUNED = ROOT / "handoff" / "data" / "danger_tuned"  # the shipped fine-tuned danger encoder (LAWLINE_DANGER_TUNED)
 
 
 def cached_rasa_model(project_dir: Path, rasa_bin: Path) -> Path:
@@ -33,12 +35,23 @@ def cached_rasa_model(project_dir: Path, rasa_bin: Path) -> Path:
         return train_if_changed(project_dir, folder, rasa_bin)
 
 
-def cached_danger_model(embed: Callable[[list[str]], np.ndarray]) -> Path:
-    """The danger model of the shipped examples in CACHE (``ensure_model`` locks it: one run trains)."""
+def cached_danger_model(embed: Callable[[list[str]], np.ndarray], tuned: Any = None) -> Path:
+    """The danger model of the shipped examples in CACHE (``ensure_model`` locks it: one run trains).
+
+    Its thresholds are for the combination with the shipped tuned encoder, as in the app (``tuned``: that
+    model if the caller has it loaded already).
+    """
     from handoff.danger import ensure_model
 
-    ensure_model(DANGER, embed, ENCODER)
+    ensure_model(DANGER, embed, ENCODER, tuned=tuned or shipped_tuned())
     return DANGER
+
+
+def shipped_tuned() -> Any:
+    """The shipped fine-tuned danger encoder over e5-small, as ``bot.services.load_tuned`` loads it."""
+    from bot.services import load_tuned
+
+    return load_tuned(TUNED)
 
 
 def main(which: list[str]) -> int:

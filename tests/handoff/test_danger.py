@@ -93,9 +93,9 @@ def test_the_saved_model_is_reused_until_the_examples_change(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def triage(corpus_index, use_encoder):
+def triage(corpus_index, use_encoder, tuned_danger):
     model = DangerModel.load(corpus_index[0].parent / "danger" / "model.joblib")
-    return Triage(load_signals(), model, lambda texts: encode(use_encoder, texts))
+    return Triage(load_signals(), model, lambda texts: encode(use_encoder, texts), tuned_danger)
 
 
 # Written for this test; none of them matches a curated pattern (checked below), so the model must see them.
