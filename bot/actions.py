@@ -239,7 +239,9 @@ class AnswerOtherLegal(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
         previous, _, _ = _previous(tracker)
-        if previous and self.composer.is_follow_up(text, previous):  # leaning on the answer before: in its context
+        # Only a message that leans on the answer before in words (那/要是/呢…) is taken in its context here: a
+        # short new question the NLU put outside the topics ("公司偷税漏税怎么举报") is not a follow-up.
+        if previous and self.composer.leans(text):
             topic = tracker.get_slot("topic")
             answer, events = await answer_in_context(self.composer, text, tracker, topic if topic in TOPICS else None)
             dispatcher.utter_message(text=answer.text, json_message=_meta(answer))

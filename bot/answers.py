@@ -325,10 +325,16 @@ class AnswerComposer:
             return True  # "第三十八条": an article of the law the last answer cited
         if len(text) <= SHORT_QUESTION_CHARS and _ASKING.search(text):
             return True
-        if len(text) <= FOLLOW_UP_CHARS and (bool(_LEANING.search(text)) or self.aspect_of(text) is not None):
+        if self.leans(text):
             return True
         return (previous is not None and len(text) <= SAME_SUBJECT_CHARS and bool(_ASKING.search(text))
                 and self.troubles(text) <= self.troubles(previous))
+
+    def leans(self, text: str) -> bool:
+        """A short message with a word that leans on what came before (那/要是/呢…) or a follow-up aspect."""
+        text = text.strip()
+        return (len(text) <= FOLLOW_UP_CHARS and not any(word in text for word in _REQUESTS)
+                and (bool(_LEANING.search(text)) or self.aspect_of(text) is not None))
 
     @staticmethod
     def asks(text: str) -> bool:
