@@ -316,9 +316,13 @@ class AnswerComposer:
 
         With ``previous`` (the question last answered), also a question that names no kind of trouble
         (``problem_words``) the previous one did not: it has no new subject, so it asks about the same one.
+        A message that names two kinds of trouble the previous question did not is never one: it brings
+        problems of its own (``several``), however it leans.
         """
         text = text.strip()
         if any(word in text for word in _REQUESTS):
+            return False
+        if len(self.troubles(text) - self.troubles(previous or "")) >= 2:
             return False
         if len(text) <= FOLLOW_UP_CHARS and any(c.law is None and not c.named
                                                 for c in self.retriever.citations.parse(text)):

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, make_sessions, upgrade_schema
+from tests.channels.wechat_standin import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, WeChatStandIn
 from tests.model_cache import cached_danger_model, cached_rasa_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,15 @@ CORPUS = ROOT / "corpus" / "data"
 # What the tests' Rasa servers show the apps' /webhook (a developer's own LAWLINE_ACTION_SECRET would win on
 # Rasa's side, so it is used here too).
 ACTION_SECRET = os.environ.get("LAWLINE_ACTION_SECRET") or "test-action-secret-" + "x" * 32
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[WeChatStandIn]:
+    """The local WeChat stand-in, one per run; it knows the official account's and the mini-program's secrets."""
+    server = WeChatStandIn({OA_APPID: OA_SECRET, MP_APPID: MP_SECRET})
+    server.start()
+    yield server
+    server.stop()
 
 
 def _postgres_admin_url() -> str:

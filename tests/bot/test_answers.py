@@ -113,3 +113,10 @@ def test_a_question_with_no_new_subject_leans_on_the_question_before(composer):
     assert not composer.is_follow_up("村里要收回俺家的承包地分给别人，俺家能不能不给", before)  # a trouble of its own
     for text in ("这样也算吗", "那彩礼呢", "他也不给", "去哪里办事"):
         assert composer.is_follow_up(text) is (text != "去哪里办事"), text
+
+
+def test_two_troubles_the_question_before_did_not_name_are_never_a_follow_up(composer):
+    before = "老板欠了我三个月工资不给"
+    assert composer.is_follow_up("那他要是还不给呢", before)
+    assert not composer.is_follow_up("那要是他还打我，离婚的话孩子抚养费呢", before)  # violence, divorce, support
+    assert composer.is_follow_up("那加班费呢", before)  # wages again: no new trouble

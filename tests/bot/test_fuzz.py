@@ -46,11 +46,9 @@ SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "referr
 
 # ---- the app ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def standin() -> Iterator[WeChatStandIn]:
-    server = WeChatStandIn({MP_APPID: MP_SECRET})
-    server.start()
-    yield server
-    server.stop()
+def standin(standin_server: WeChatStandIn) -> WeChatStandIn:
+    """The session's WeChat stand-in, kept for the module (its fixtures hold the sign-in codes)."""
+    return standin_server
 
 
 @pytest.fixture(scope="module")

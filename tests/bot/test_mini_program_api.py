@@ -7,7 +7,6 @@ fixture's shape is checked here against the real answer, so the client is tested
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def standin() -> Iterator[WeChatStandIn]:
-    server = WeChatStandIn({MP_APPID: MP_SECRET})
-    server.start()
-    yield server
-    server.stop()
+def standin(standin_server: WeChatStandIn) -> WeChatStandIn:
+    """The session's WeChat stand-in, kept for the module (its fixtures hold the sign-in codes)."""
+    return standin_server
 
 
 @pytest.fixture(scope="module")

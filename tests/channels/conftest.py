@@ -1,33 +1,23 @@
-"""Channel fixtures: the local WeChat stand-in server (one per session, reset per test) and app credentials."""
+"""Channel fixtures: the WeChat stand-in reset per test (the server is the session's, tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.channels.wechat_standin import WeChatStandIn
-
-OA_APPID = "wx-official-account"
-OA_SECRET = "oa-secret"
-MP_APPID = "wx-mini-program"
-MP_SECRET = "mp-secret"
-TOKEN = "lawline-callback-token"
-# An EncodingAESKey: 43 Base64 characters (32 bytes), as the official account's settings page issues.
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+from tests.channels.wechat_standin import (  # noqa: F401 (the credentials, where tests have always imported them)
+    AES_KEY,
+    MP_APPID,
+    MP_SECRET,
+    OA_APPID,
+    OA_SECRET,
+    TOKEN,
+    WeChatStandIn,
+)
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def standin_server() -> Iterator[WeChatStandIn]:
-    server = WeChatStandIn({OA_APPID: OA_SECRET, MP_APPID: MP_SECRET})
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

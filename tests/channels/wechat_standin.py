@@ -32,6 +32,15 @@ from wechatpy.crypto import WeChatCrypto
 
 TOKEN_LIFETIME = 7200
 
+# The test apps' credentials, which the session's stand-in (tests/conftest.py ``standin_server``) knows.
+OA_APPID = "wx-official-account"
+OA_SECRET = "oa-secret"
+MP_APPID = "wx-mini-program"
+MP_SECRET = "mp-secret"
+TOKEN = "lawline-callback-token"
+# An EncodingAESKey: 43 Base64 characters (32 bytes), as the official account's settings page issues.
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
 
 @dataclass
 class SentText:
