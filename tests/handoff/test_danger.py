@@ -145,6 +145,17 @@ def test_a_pattern_that_fires_is_named_in_the_evidence(triage):
     assert [k.kind for k in found.kinds] == ["self_harm"]
 
 
+def test_a_pattern_in_a_message_the_model_reads_as_ordinary_is_a_safety_check_not_an_alarm(triage):
+    text = "我们村以前有人跳楼，那是十几年前的事了，跟我家的承包地纠纷有没有关系"  # a pattern's words, long past
+    assert triage.signals.danger(text)
+    found = triage.assess(text)
+    assert found.score is not None and found.score < triage.model.check_threshold
+    assert not found.danger and found.check and found.likely == ("self_harm",)
+    assert found.evidence()["by"] == "pattern" and found.evidence()["check"]
+    present = triage.assess("我弟刚才说要跳楼，人已经站到楼顶边上了")  # the same words, now
+    assert present.danger and present.rule is not None
+
+
 def test_danger_buried_in_a_long_message_about_something_else(triage):
     text = ("您好，我想咨询一下，我在县城一个工地上干活，从去年十月干到今年五月，老板一共欠我两万三千块钱，"
             "说好的年底给结果一拖再拖，昨天我去要钱，他叫了三四个人把我堵在板房里，说再来要钱就打断我的腿，"
