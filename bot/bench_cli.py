@@ -43,10 +43,13 @@ def bench() -> None:
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the metrics.")
 @click.option("--model", help="Embedding model (default LAWLINE_EMBEDDING_MODEL).")
 @click.option("--dense-weight", type=click.FloatRange(0, 1), help="Override the fusion weight (for ablations).")
+@click.option("--vector-cache", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep e5's document vectors in this folder (under /tmp or var/, never committed) so that the next "
+                   "run on the same corpus encodes nothing.")
 @pass_context
 def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | None, citations_file: Path | None,
                     cases_file: Path | None, case_show_at: float, top: int, as_json: bool, model: str | None,
-                    dense_weight: float | None) -> None:
+                    dense_weight: float | None, vector_cache: Path | None) -> None:
     """Index a corpus with the production pipeline and report recall@k, MRR@10, latency, build time, RSS.
 
     With --citations, also the share of citation forms whose exact article comes first; with --cases, how often
@@ -57,7 +60,7 @@ def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | Non
     from tqdm import tqdm
 
     from bot.benchmarks import load_bench_corpus
-    from bot.indexing import DEFAULT_FUSION, analyzer_info, folder_documents
+    from bot.indexing import analyzer_info, folder_documents, fusion_for
     from corpus.errors import CorpusError
     from retrieval.bench import BenchError, load_citations, load_queries, run_retrieval_bench
     from retrieval.dense import load_encoder
@@ -66,7 +69,9 @@ def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | Non
     if queries_file is None and citations_file is None and cases_file is None:
         raise click.UsageError("give --queries, --citations, --cases or several")
     model_id = model or ctx.settings.embedding_model
-    fusion = DEFAULT_FUSION if dense_weight is None else dataclasses.replace(DEFAULT_FUSION, dense_weight=dense_weight)
+    fusion = fusion_for(model_id)
+    if dense_weight is not None:
+        fusion = dataclasses.replace(fusion, dense_weight=dense_weight)
     try:
         docs = folder_documents(corpus_file) if corpus_file.is_dir() else load_bench_corpus(corpus_file)
         queries = load_queries(queries_file) if queries_file else []
@@ -74,7 +79,7 @@ def bench_retrieval(ctx: CliContext, corpus_file: Path, queries_file: Path | Non
         cases = load_queries(cases_file) if cases_file else []
     except (BenchError, CorpusError) as exc:
         raise click.ClickException(str(exc)) from exc
-    encoder = load_encoder(model_id)
+    encoder = load_encoder(model_id, vector_cache=vector_cache)
     wrong: list[str] = []
     with tqdm(total=len(docs), unit="doc", desc="encoding", disable=None) as bar:
         result = run_retrieval_bench(

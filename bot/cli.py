@@ -140,7 +140,7 @@ def index_build(ctx: CliContext, full: bool) -> None:
 
     settings = ctx.settings
     sessions = ctx.sessions()
-    encoder = load_encoder(settings.embedding_model)
+    encoder = load_encoder(settings.embedding_model, vector_cache=settings.var_dir / "vectors")
     bar = tqdm(total=0, unit="doc", desc="encoding", disable=None)
 
     def set_total(total: int) -> None:

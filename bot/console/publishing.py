@@ -40,7 +40,7 @@ from bot.console.corpus_files import (
 )
 from bot.console.datafiles import DataFileError, DataSet, validate_data_file
 from bot.console.models import CorpusDraft
-from bot.indexing import DEFAULT_FUSION, analyzer_info, corpus_documents
+from bot.indexing import analyzer_info, corpus_documents, fusion_for
 from corpus.cards import ParsedCard
 from corpus.errors import CitationError, CorpusError
 from corpus.repository import CorpusRepository
@@ -212,7 +212,7 @@ class Publisher:
 
         stage("reload")
         if self.on_retriever is not None:
-            self.on_retriever(Retriever(index, self._encoder(), self.analyzer, DEFAULT_FUSION))
+            self.on_retriever(Retriever(index, self._encoder(), self.analyzer, fusion_for(self.model_id)))
 
     def _publish_data_file(self, job: PublishJob, reviewer: Account, stage: Progress) -> None:
         """An eligibility-rules or directory file: check with its loader, then file + draft in one step."""
