@@ -2,9 +2,9 @@
 
 Each client binds its own loopback address, so the app sees real, different socket peers; ``PROXY`` is
 the one named in ``LAWLINE_TRUSTED_PROXIES``. ``base`` is served as ``lawline serve`` serves it (uvicorn's
-proxy options from the same setting); ``own_rule_base`` has uvicorn read no proxy headers at all, so only
-the console's own rule (``channels.client_address``) can name the client there. Waits are passed by
-moving the recorded attempts into the past, never by sleeping.
+proxy options from the same setting); ``own_rule_base`` serves the same app through a second uvicorn that
+reads no proxy headers at all, so only the console's own rule (``channels.client_address``) can name the
+client there. Waits are passed by moving the recorded attempts into the past, never by sleeping.
 """
 
 import datetime as dt
@@ -15,10 +15,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.app import create_app
 from bot.cli import proxy_options
 from bot.console.accounts import create_account
 from bot.console.models import AuditEntry, LoginAttempt
-from tests.conftest import free_port, running_app
+from bot.services import build_services
+from tests.conftest import ACTION_SECRET, free_port, serving
 from tests.console.conftest import PASSWORD, add_accounts, copy_corpus_env, csrf_of, post_form, sign_in
 
 pytestmark = pytest.mark.slow
@@ -37,14 +39,21 @@ def names(env):
 
 
 @pytest.fixture(scope="module")
-def base(env, names):
-    with running_app(env.settings, free_port(), **proxy_options(env.settings)) as url:
+def app(env, names):
+    """The real app on the module's corpus copy; its services are built once, by ``base``'s lifespan."""
+    return create_app(lambda: build_services(env.settings), action_secret=ACTION_SECRET)
+
+
+@pytest.fixture(scope="module")
+def base(env, app):
+    with serving(app, free_port(), **proxy_options(env.settings)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def own_rule_base(env, names):
-    with running_app(env.settings, free_port(), proxy_headers=False) as url:
+def own_rule_base(app, base):
+    """The same app behind a second uvicorn that reads no proxy headers (its services are ``base``'s)."""
+    with serving(app, free_port(), proxy_headers=False, lifespan="off") as url:
         yield url
 
 
