@@ -1,7 +1,9 @@
 """The knowledge editors' console (issue #6), server-rendered Chinese pages.
 
-Accounts and roles, corpus drafts with review and publish, the hit test, the residents' feedback loop and
-service analytics.
+Accounts and roles, corpus drafts with review and publish (an amendment article by article:
+``bot.console.amendments``), stable addresses of laws and articles (``bot.console.links``), the hit test in
+plain words (``bot.console.plain``), the residents' feedback loop, service analytics, and the audit log in
+Chinese (``bot.console.audit_names``); every time shown is Beijing time (``bot.console.times``).
 
 Other route modules (the adviser console) use the small API in ``bot.console.auth`` (``require_role``,
 ``current_account``, ``csrf_token``, ``audit``) and extend ``console/base.html`` via

@@ -289,7 +289,8 @@ async def parse_form(request: Request) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         try:
-            form = await request.form(max_files=4, max_fields=200)
+            # Fields: an amendment's review ticks one box per changed article (bot.console.amendments).
+            form = await request.form(max_files=4, max_fields=3000)
         except Exception as exc:  # python-multipart and Starlette raise several kinds
             log.info("unreadable console form: %s", type(exc).__name__)
             raise FormError(400, "表单格式不对，请刷新页面后重试。") from None

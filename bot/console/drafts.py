@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.console.amendments import amended_version
 from bot.console.auth import Account, audit, utcnow
 from bot.console.corpus_files import EditError, corpus_file, parse_statute_text, statute_file_name
 from bot.console.datafiles import DataSet, validate_data_file
@@ -235,8 +236,11 @@ def new_statute_draft(session: Session, account: Account, corpus_dir: Path, text
         raise DraftError(f"知识库目录里已经有文件 {target}，但没有导入；请先让管理员处理。")
     meta = parsed.meta
     title = f"《{meta.title}》{'（修正版本，' + meta.effective.isoformat() + ' 起施行）' if meta.effective else ''}"
+    # The version it amends, so the review compares with that one even after later versions (amendments).
+    base = None if existing is not None else amended_version(session, meta.title, meta.effective, target)
     return _new(session, account, "statute_file", target, title, before, text.replace("\r\n", "\n"),
                 {"source_file": target, "replaces": existing.id if existing else None,
+                 "base": base.source_file if base is not None else None,
                  "articles": len(parsed.articles)}, _sha(path), note, submit)
 
 
@@ -260,14 +264,14 @@ def _load(session: Session, draft_id: int) -> CorpusDraft:
 
 
 def _move(session: Session, draft: CorpusDraft, account: Account, to: str, allowed: Sequence[str],
-          action: str, note: str = "") -> CorpusDraft:
+          action: str, note: str = "", extra: dict[str, Any] | None = None) -> CorpusDraft:
     if draft.status not in allowed:
         raise DraftError(f"这份草稿现在是“{STATUS_NAMES.get(draft.status, draft.status)}”，不能这样操作。")
     draft.status = to
     draft.updated_at = utcnow()
     if note:
         draft.review_note = note[:2000]
-    audit(session, account, action, f"draft:{draft.id}", {"kind": draft.kind, "target": draft.target})
+    audit(session, account, action, f"draft:{draft.id}", {"kind": draft.kind, "target": draft.target, **(extra or {})})
     return draft
 
 
@@ -303,11 +307,16 @@ def reject_draft(session: Session, account: Account, draft_id: int, note: str) -
     return _move(session, draft, account, "rejected", ("submitted", "failed"), "draft.reject", note)
 
 
-def approve_draft(session: Session, account: Account, draft_id: int, note: str = "") -> CorpusDraft:
-    """Approve for publishing: the draft moves to ``publishing``; the publisher does the rest."""
+def approve_draft(session: Session, account: Account, draft_id: int, note: str = "", *,
+                  checked: int | None = None) -> CorpusDraft:
+    """Approve for publishing: the draft moves to ``publishing``; the publisher does the rest.
+
+    ``checked``: how many changes of an amendment the reviewer ticked one by one (kept in the audit log).
+    """
     draft = _load(session, draft_id)
     _check_reviewer(draft, account)
     draft.reviewer_id = account.id
     draft.error = ""
-    return _move(session, draft, account, "publishing", ("submitted", "failed"), "draft.approve", note)
+    extra = {"checked": checked} if checked is not None else None
+    return _move(session, draft, account, "publishing", ("submitted", "failed"), "draft.approve", note, extra)
 

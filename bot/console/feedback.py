@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,6 +36,7 @@ __all__ = [
     "dismiss_question",
     "export_queries",
     "feedback_queue",
+    "is_real_question",
     "rate_typed_reply",
     "rate_web_reply",
     "typed_rating",
@@ -47,6 +49,20 @@ _DOWN = {"👎", "👎🏻", "👎🏼", "👎🏽", "没用", "没有用", "没
 REASON_NAMES = {"unsure": "机器人没把握", "thumbs_down": "居民点了 👎", "escalated": "转了人工", "manual": "编辑添加"}
 HANDOFF_WORDS = ("转人工", "人工", "找人", "找律师", "找法律顾问")
 RATING_WINDOW = dt.timedelta(hours=24)
+# What residents send that asks nothing: greetings, thanks, acknowledgements, menu words. Compared after
+# ``_core`` (no punctuation, emoji or trailing particles), so "你好！" and "谢谢啦～" are caught too.
+CHATTER = frozenset({
+    "你好", "您好", "你们好", "在吗", "在不在", "有人吗", "有人在吗", "谢谢", "谢谢你", "谢谢您", "多谢", "感谢",
+    "非常感谢", "好", "好的", "好滴", "嗯", "嗯嗯", "哦", "哦哦", "噢", "知道了", "明白了", "懂了", "收到", "再见",
+    "拜拜", "行", "可以", "是", "是的", "对", "对的", "不是", "没有", "没事", "没事了", "算了", "不用了", "好吧",
+    "早上好", "中午好", "下午好", "晚上好", "测试", "继续", "返回", "取消", "菜单", "hello", "hi", "ok", "okay",
+    "test", "yes", "no",
+})
+_HANDOFF_ONLY = frozenset({"转人工", "人工", "人工客服", "找人工", "我要转人工", "转人工服务", "我要人工", "找律师",
+                           "找法律顾问", "客服"})
+_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+_PARTICLES = re.compile(r"[啊呀吧呢哦噢嘛啦了哈]+$")
+_PLACEHOLDER = re.compile(r"^\s*[\[【][^\]】]{0,30}[\]】]\s*$")  # [表情], 【收到不支持的消息类型…】
 
 
 def typed_rating(text: str) -> int | None:
@@ -123,9 +139,33 @@ def rate_web_reply(sessions: sessionmaker[Session], web_session: str, reply: str
 
 
 # ---- the queue ------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+def _core(text: str) -> str:
+    """The words of ``text``: no spaces, punctuation, emoji or trailing particles; lower case."""
+    core = _NOISE.sub("", text).lower()
+    stripped = _PARTICLES.sub("", core)
+    return stripped or core
+
+
+def is_real_question(text: str) -> bool:
+    """Whether ``text`` asks something an article or card could answer (the queue holds nothing else).
+
+    Not: a rating (👍, 没用), a menu number (1, 2, 3), a greeting, thanks or acknowledgement, a bare request
+    for a person, a WeChat placeholder ([表情]), or fewer than two characters of words.
+    """
+    if typed_rating(text) is not None or _PLACEHOLDER.match(text):
+        return False
+    core = _core(text)
+    if len(core) < 2 or core.isdigit():
+        return False
+    return core not in CHATTER and core not in _HANDOFF_ONLY
+
+
+@dataclass(slots=True)
 class QueueItem:
-    """A question to look at: masked, with what the bot answered and why it is here."""
+    """A question to look at: masked, with what the bot answered and why it is here.
+
+    ``repeats``: how many more times it was asked in the same words (listed once, newest first).
+    """
 
     message_id: int  # the resident's question
     answer_id: int
@@ -135,6 +175,7 @@ class QueueItem:
     citations: tuple[str, ...]
     card: str | None
     confidence: float | None
+    repeats: int = 0
 
     @property
     def reason_name(self) -> str:
@@ -143,6 +184,8 @@ class QueueItem:
 
 def _reason(message: Message, ratings: dict[int, int], handoff_text: str) -> str | None:
     meta = message.meta or {}
+    if meta.get("handoff") == "danger":  # a resident in danger: people handle it at once, not the editors' queue
+        return None
     if ratings.get(message.id) == -1:
         return "thumbs_down"
     if meta.get("handoff") or meta.get("ticket") or (handoff_text and message.text.strip() == handoff_text):
@@ -161,9 +204,9 @@ def _question_before(session: Session, answer: Message, escalated: bool) -> Mess
         text = row.text.strip()
         if not text:  # erased (retention or a resident's request): nothing left to judge
             continue
-        if escalated and (len(text) < 4 or any(w in text for w in HANDOFF_WORDS)):
-            continue
-        return row
+        if escalated and (len(text) < 4 or any(w in text for w in HANDOFF_WORDS) or not is_real_question(text)):
+            continue  # "转人工" follows the question it is about
+        return row if is_real_question(text) else None
     return None
 
 
@@ -183,8 +226,11 @@ def feedback_queue(session: Session, *, handoff_text: str = "", reason: str | No
         ratings.update((message_id, rating) for message_id, rating in rows)
     judged = set(session.scalars(select(RetrievalJudgement.message_id).where(
         RetrievalJudgement.message_id.is_not(None))))
+    # A question judged once is judged for every resident who asks it in the same words.
+    judged_texts = {_core(q) for q in session.scalars(select(RetrievalJudgement.question))}
     items: list[QueueItem] = []
     seen: set[int] = set()
+    by_text: dict[tuple[str, str], int] = {}  # the same words for the same reason: one entry, counted
     for answer in answers:
         why = _reason(answer, ratings, handoff_text)
         if why is None or (reason is not None and why != reason):
@@ -193,10 +239,18 @@ def feedback_queue(session: Session, *, handoff_text: str = "", reason: str | No
         if question is None or question.id in judged or question.id in seen:
             continue
         seen.add(question.id)
+        masked = mask_personal_data(question.text[:500])
+        words = _core(masked)
+        if words in judged_texts:
+            continue
+        if (why, words) in by_text:  # an unsure answer is not hidden behind an escalation of the same words
+            items[by_text[why, words]].repeats += 1
+            continue
+        by_text[why, words] = len(items)
         meta = answer.meta or {}
         confidence = meta.get("confidence")
-        items.append(QueueItem(question.id, answer.id, mask_personal_data(question.text[:500]), why,
-                               aware(answer.created_at), tuple(meta.get("citations") or ()), meta.get("card"),
+        items.append(QueueItem(question.id, answer.id, masked, why, aware(answer.created_at),
+                               tuple(meta.get("citations") or ()), meta.get("card"),
                                float(confidence) if isinstance(confidence, int | float) else None))
         if len(items) >= limit:
             break

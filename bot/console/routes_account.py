@@ -22,6 +22,7 @@ from bot.console.accounts import (
     unlock_account,
 )
 from bot.console.accounts import update_account as change_account
+from bot.console.audit_names import action_name, describe
 from bot.console.auth import (
     LOGIN_COOKIE,
     ROLES,
@@ -210,8 +211,9 @@ def audit_log(request: Request) -> Response:
             query = query.where(AuditEntry.action == action)
         rows = list(session.scalars(query))
         actions = sorted(session.scalars(select(AuditEntry.action).distinct()))
-    return render(request, "console/audit.html", {"title": "操作记录", "rows": rows, "actions": actions,
-                                                  "action": action})
+    lines = [(row, describe(row.action, row.target, row.detail)) for row in rows]
+    return render(request, "console/audit.html", {"title": "操作记录", "lines": lines, "action": action,
+                                                  "actions": [(a, action_name(a)) for a in actions]})
 
 
 def account_routes() -> list[BaseRoute]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.console.amendments import review_upload
 from bot.console.auth import EDITORS, STAFF, console_state, current_account, form_file, form_text, require_role
 from bot.console.context import context
 from bot.console.corpus_files import EditError, parse_statute_text
@@ -23,12 +25,15 @@ from bot.console.drafts import (
     new_statute_draft,
     statute_target,
 )
+from bot.console.links import find_article, find_law
 from bot.console.models import CorpusDraft
+from bot.console.names import TOPIC_NAMES
 from bot.console.templating import error_page, render
 from bot.indexing import article_source
 from corpus.cases import TOPICS
 from corpus.errors import CorpusError
 from corpus.models import AnswerCard, Article, Case, Law
+from corpus.numerals import int_to_cn
 from retrieval.citations import Resolution
 
 __all__ = ["corpus_routes"]
@@ -116,17 +121,19 @@ def browse(request: Request) -> Response:
             found["cases"] = list(session.scalars(select(Case).order_by(Case.topic, Case.slug)))
     return render(request, "console/corpus.html", {
         "title": "知识库", "q": query, "kind": kind, "found": found, "counts": counts, "law_status": law_status,
-        "LEVEL_NAMES": LEVEL_NAMES, "notices": [n for r in cited if (n := r.notice())],
+        "LEVEL_NAMES": LEVEL_NAMES, "TOPIC_NAMES": TOPIC_NAMES, "notices": [n for r in cited if (n := r.notice())],
         "cited_ids": {a.id for a in first}})
 
 
 @require_role(*STAFF)
 def law_page(request: Request) -> Response:
-    law_id = int(request.path_params["law_id"])
     with console_state(request).sessions() as session:
-        law = session.get(Law, law_id, options=[selectinload(Law.articles)])
+        if "law_id" in request.path_params:  # an old numeric link
+            law = session.get(Law, int(request.path_params["law_id"]), options=[selectinload(Law.articles)])
+        else:
+            law = find_law(session, request.path_params["title"], request.query_params.get("version", "")[:20])
         if law is None:
-            return error_page(request, 404, "找不到这部法规。")
+            return error_page(request, 404, "找不到这部法规（或这个版本）。请从知识库搜索法规名称。")
         versions = list(session.scalars(select(Law).where(Law.title == law.title).order_by(Law.effective)))
         history = _history(session, law.source_file)
         return render(request, "console/law.html", {
@@ -134,17 +141,27 @@ def law_page(request: Request) -> Response:
             "LEVEL_NAMES": LEVEL_NAMES, "law_status": law_status})
 
 
+def _article(session: Session, request: Request) -> Article | None:
+    """The article a numeric (old) or a stable address names (``bot.console.links``)."""
+    if "article_id" in request.path_params:
+        return session.get(Article, int(request.path_params["article_id"]), options=[selectinload(Article.law)])
+    version = request.query_params.get("version", "") or form_text(request, "version", limit=20)
+    law = find_law(session, request.path_params["title"], version[:20])
+    return find_article(law, request.path_params["label"]) if law is not None else None
+
+
 @require_role(*STAFF)
 def article_page(request: Request) -> Response:
-    article_id = int(request.path_params["article_id"])
     with console_state(request).sessions() as session:
-        article = session.get(Article, article_id, options=[selectinload(Article.law)])
+        article = _article(session, request)
         if article is None:
-            return error_page(request, 404, "找不到这一条。")
+            return error_page(request, 404, "找不到这一条（或这个版本里没有这一条）。"
+                                            "请在知识库里按条文搜索，例如“劳动合同法第30条”。")
         history = _history(session, f"{article.law.source_file}#{article.label}")
         return render(request, "console/article.html", {
             "title": article.citation, "article": article, "law": article.law, "history": history,
-            "status": law_status(article.law), "error": request.query_params.get("error", "")})
+            "status": law_status(article.law), "error": request.query_params.get("error", ""),
+            "today": dt.date.today()})
 
 
 def _draft_redirect(draft: CorpusDraft) -> Response:
@@ -153,8 +170,12 @@ def _draft_redirect(draft: CorpusDraft) -> Response:
 
 @require_role(*EDITORS)
 def article_edit(request: Request) -> Response:
-    article_id = int(request.path_params["article_id"])
     ctx = context(request)
+    with console_state(request).sessions() as session:
+        found = _article(session, request)
+        if found is None:
+            return error_page(request, 404, "找不到这一条。")
+        article_id = found.id
     try:
         with console_state(request).sessions.begin() as session:
             draft = new_article_draft(session, current_account(request), ctx.corpus_dir, article_id,
@@ -215,19 +236,16 @@ def case_page(request: Request) -> Response:
         return render(request, "console/case.html", {"title": case.title, "case": case})
 
 
-def _comparison(session: Session, parsed_articles: list[Any], existing: Law | None, title: str) -> dict[str, Any]:
-    """How an upload differs from the version now in force: new, changed and dropped articles."""
-    current = existing
-    if current is None:
-        versions = session.scalars(select(Law).where(Law.title == title).options(selectinload(Law.articles))).all()
-        in_force = [v for v in versions if v.in_force_on(dt.date.today())]
-        current = in_force[0] if in_force else (versions[-1] if versions else None)
-    if current is None:
-        return {"base": None}
-    old = {a.label: a.text for a in current.articles}
-    new = {a.label: a.text for a in parsed_articles}
-    return {"base": current, "added": [k for k in new if k not in old], "removed": [k for k in old if k not in new],
-            "changed": [k for k in new if k in old and old[k] != new[k]]}
+_JUMP = re.compile(r"^numbering jumps after article (\d+)$")
+
+
+def warning_text(warning: str) -> str:
+    """The parser's warnings (``corpus.statutes``, in English for the command line) in Chinese."""
+    if jump := _JUMP.match(warning):
+        return f"第{int_to_cn(int(jump[1]))}条之后条号不连续，请核对是否漏了条文（删去条文的修正属正常）。"
+    if warning == "no effective date could be determined":
+        return "看不出施行日期：请在开头写明 effective。"
+    return warning
 
 
 @require_role(*EDITORS)
@@ -253,7 +271,7 @@ async def upload(request: Request) -> Response:
 def _upload_step(request: Request, text: str) -> Response:
     ctx = context(request)
     action = form_text(request, "action", limit=10)
-    page: dict[str, Any] = {"title": "上传法规", "text": text, "preview": None, "error": ""}
+    page: dict[str, Any] = {"title": "上传法规", "text": text, "preview": None, "error": "", "LEVEL_NAMES": LEVEL_NAMES}
     if not text.strip():
         page["error"] = "请粘贴法规的 Markdown 全文，或选择文件。"
         return render(request, "console/upload.html", page, status_code=400)
@@ -266,8 +284,9 @@ def _upload_step(request: Request, text: str) -> Response:
         parsed = parse_statute_text(text, "upload.md")
         with console_state(request).sessions() as session:
             target, existing = statute_target(session, parsed)
-            comparison = _comparison(session, list(parsed.articles), existing, parsed.meta.title)
-            page["preview"] = {"parsed": parsed, "target": target, "existing": existing, **comparison}
+            page["preview"] = {"parsed": parsed, "target": target, "existing": existing,
+                               "warnings": [warning_text(w) for w in parsed.warnings],
+                               "review": review_upload(session, text, target, existing)}
             return render(request, "console/upload.html", page)
     except CorpusError as exc:
         page["error"] = f"无法解析：{exc}"
@@ -285,6 +304,10 @@ def corpus_routes() -> list[BaseRoute]:
         Route("/corpus/laws/{law_id:int}/dates", law_dates, methods=["POST"], name="console_law_dates"),
         Route("/corpus/articles/{article_id:int}", article_page, name="console_article"),
         Route("/corpus/articles/{article_id:int}/edit", article_edit, methods=["POST"], name="console_article_edit"),
+        # Stable addresses (bot.console.links), after the numeric ones so that /laws/5/dates stays the law's.
+        Route("/corpus/laws/{title}", law_page, name="console_law_stable"),
+        Route("/corpus/laws/{title}/{label}", article_page, name="console_article_stable"),
+        Route("/corpus/laws/{title}/{label}/edit", article_edit, methods=["POST"], name="console_article_stable_edit"),
         Route("/corpus/cards/{slug}", card_page, methods=["GET", "POST"], name="console_card"),
         Route("/corpus/cases/{slug}", case_page, name="console_case"),
     ]

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.console.auth import STAFF, Account, console_state, current_account, form_text, require_role
+from bot.console.amendments import ArticleChange, missing_checks, review_draft
+from bot.console.auth import STAFF, Account, console_state, current_account, form_data, form_text, require_role
 from bot.console.context import context
 from bot.console.diffing import diff_lines, diff_summary
 from bot.console.drafts import (
@@ -59,6 +60,12 @@ def history(request: Request) -> Response:
                                                    "mine": False, "history_view": True})
 
 
+def _unchecked(missing: list[ArticleChange]) -> str:
+    names = dict.fromkeys("条号变化" if c.kind == "renumbered" else f"{c.kind_word}{c.label}" for c in missing)
+    listed = "、".join(list(names)[:20]) + ("……" if len(names) > 20 else "")
+    return f"还有 {len(names)} 处改动没有打勾核对：{listed}。请回到草稿页逐条核对后再审核通过。"
+
+
 def _can(account: Account, draft: CorpusDraft) -> dict[str, bool]:
     own = draft.author_id == account.id
     review = account.role == "reviewer" and not own
@@ -81,7 +88,9 @@ def draft_page(request: Request) -> Response:
         names = {i: n for i, n in session.execute(select(ConsoleAccount.id, ConsoleAccount.display_name))}
         large = draft.kind == "statute_file" and len(draft.before) + len(draft.after) > 400_000
         diff = [] if large else diff_lines(draft.before, draft.after)
+        review = review_draft(session, draft)
         return render(request, "console/draft.html", {
+            "review": review,
             "title": f"草稿 #{draft.id}", "draft": draft, "diff": diff, "large": large, "can": _can(account, draft),
             "author": names.get(draft.author_id or 0, "—"), "reviewer": names.get(draft.reviewer_id or 0, ""),
             "summary": diff_summary(draft.before, draft.after), "flash": request.query_params.get("flash", "")[:200],
@@ -103,7 +112,13 @@ def draft_action(request: Request) -> Response:
             elif action == "reject":
                 reject_draft(session, account, draft_id, note)
             elif action == "approve":
-                approve_draft(session, account, draft_id, note)
+                draft = session.get(CorpusDraft, draft_id)
+                review = review_draft(session, draft) if draft is not None else None
+                missing = missing_checks(review, form_data(request).get("checked[]", []))
+                if missing:  # an amendment is approved article by article (bot.console.amendments)
+                    return error_page(request, 400, _unchecked(missing))
+                approve_draft(session, account, draft_id, note,
+                              checked=len(review.keys) if review is not None else None)
             else:
                 return error_page(request, 404, "没有这个操作。")
     except DraftError as exc:

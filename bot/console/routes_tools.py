@@ -41,6 +41,8 @@ from bot.console.feedback import (
     rate_web_reply,
 )
 from bot.console.masking import mask_personal_data
+from bot.console.names import TOPIC_NAMES
+from bot.console.plain import DOCUMENT_KINDS, ENGINE_TROUBLE, certainty, intent_name, relevance
 from bot.console.templating import error_page, render
 from bot.http_input import BAD_FORMAT, resident_refusal
 from bot.models import Message
@@ -77,8 +79,11 @@ async def hit_test(request: Request) -> Response:
         composer = ctx.composer
         answer, hits = await run_in_threadpool(
             lambda: (composer.answer(question, topic=topic), composer.retriever.search(question, k=10)))
-        page.update(intent=intent, answer=answer, hits=hits, topic=topic,
-                    index=composer.retriever.index.manifest)
+        cards = {d.id: d.title for d in composer.retriever.documents if d.kind == "card"}
+        page.update(intent=intent, answer=answer, hits=hits, topic=topic, index=composer.retriever.index.manifest,
+                    threshold=composer.min_confidence, card_title=cards.get(f"card:{answer.card}", answer.card),
+                    intent_name=intent_name, certainty=certainty, relevance=relevance, KINDS=DOCUMENT_KINDS,
+                    TROUBLE=ENGINE_TROUBLE, TOPIC_NAMES=TOPIC_NAMES)
         account = current_account(request)
 
         def record() -> None:
@@ -129,7 +134,9 @@ async def feedback_item(request: Request) -> Response:
     hits = await run_in_threadpool(ctx.composer.retriever.search, query, 10)
     return render(request, "console/feedback_item.html", {"title": "处理反馈", "message_id": message_id,
                                                           "question": question, "query": query, "hits": hits,
-                                                          "reason": reason, "REASON_NAMES": REASON_NAMES})
+                                                          "reason": reason, "REASON_NAMES": REASON_NAMES,
+                                                          "KINDS": DOCUMENT_KINDS, "relevance": relevance,
+                                                          "threshold": ctx.composer.min_confidence})
 
 
 @require_role(*EDITORS)

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -19,6 +20,8 @@ from starlette.responses import HTMLResponse
 
 from bot.console.auth import EDITORS, EVERYONE, ROLE_NAMES, STAFF, csrf_token, optional_account
 from bot.console.drafts import KIND_NAMES, STATUS_NAMES
+from bot.console.links import article_link, document_link, law_link
+from bot.console.times import beijing
 from bot.middleware import csp_nonce
 
 __all__ = ["NAV_ITEMS", "TEMPLATES", "error_page", "render"]
@@ -54,6 +57,11 @@ def _environment(extra: tuple[str, ...]) -> Environment:
     env.globals["ROLE_NAMES"] = ROLE_NAMES
     env.globals["STATUS_NAMES"] = STATUS_NAMES
     env.globals["KIND_NAMES"] = KIND_NAMES
+    env.globals["article_link"] = article_link  # stable addresses, by title and label (bot.console.links)
+    env.globals["law_link"] = law_link
+    env.globals["document_link"] = document_link
+    env.filters["unquote"] = unquote  # a stable address as editors read it (Chinese, not %E4…)
+    env.filters["beijing"] = beijing  # {{ row.created_at | beijing }}: every time on a page (bot.console.times)
     return env
 
 

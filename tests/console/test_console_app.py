@@ -136,11 +136,13 @@ GET_ROUTES = {
     "/console/feedback/export.jsonl": EDITORS, "/console/feedback/corpus.jsonl": EDITORS,
     "/console/accounts": {"admin"}, "/console/audit": {"admin"}, "/console/data": STAFF,
     "/console/data/eligibility/rules.yaml": STAFF, "/console/data/directory/county.yaml": STAFF,
+    "/console/corpus/laws/中华人民共和国劳动合同法": STAFF, "/console/corpus/laws/中华人民共和国劳动合同法/第三十条": STAFF,
 }
 POST_ROUTES = {
     "/console/corpus/articles/{article}/edit": EDITORS, "/console/corpus/laws/{law}/dates": EDITORS,
     "/console/corpus/cards/{card}": EDITORS, "/console/corpus/upload": EDITORS, "/console/accounts": {"admin"},
     "/console/feedback/999999999/dismiss": EDITORS, "/console/data/eligibility/rules.yaml": EDITORS,
+    "/console/corpus/laws/中华人民共和国劳动合同法/第三十条/edit": EDITORS,
 }
 
 
@@ -156,6 +158,7 @@ ROUTE_ROLES = {  # every console route (relative to /console) and who may use it
     "/feedback/corpus.jsonl": EDITORS, "/feedback/{message_id:int}": EDITORS,
     "/feedback/{message_id:int}/{action}": EDITORS,
     "/accounts": {"admin"}, "/audit": {"admin"}, "/data": STAFF, "/data/{key}/{path:path}": STAFF,
+    "/corpus/laws/{title}": STAFF, "/corpus/laws/{title}/{label}": STAFF, "/corpus/laws/{title}/{label}/edit": EDITORS,
 }
 
 
@@ -248,7 +251,7 @@ def _snapshot(env, key):
 
 
 @pytest.mark.parametrize("fail_at", ["index", "commit:database", "commit:file", "commit:index"])
-def test_a_failure_at_any_step_publishes_nothing(env, names, use_encoder, fail_at):
+def test_a_failure_at_any_step_publishes_nothing(env, names, use_encoder, analyzer, fail_at):
     key = "statutes/中华人民共和国劳动合同法.md"
     with env.sessions.begin() as session:
         article = session.scalar(select(Article).join(Law).where(Law.source_file == key, Article.label == "第八十五条"))
@@ -262,7 +265,8 @@ def test_a_failure_at_any_step_publishes_nothing(env, names, use_encoder, fail_a
         if stage == fail_at:
             raise OSError(f"disk trouble at {stage}")
 
-    publisher = Publisher(env.sessions, env.corpus_dir, env.index_dir, "use-multilingual-v3", lambda: use_encoder)
+    publisher = Publisher(env.sessions, env.corpus_dir, env.index_dir, "use-multilingual-v3", lambda: use_encoder,
+                          analyzer=analyzer)  # the session's jieba analyzer: loading it is seconds per publisher
     job = publisher.publish(PublishJob(draft_id), _account(env, names["reviewer2"]), on_stage=fail)
     assert job.stage == "failed" and job.finished and "OSError" in job.error
     after = _snapshot(env, key)
@@ -278,7 +282,7 @@ def test_a_failure_at_any_step_publishes_nothing(env, names, use_encoder, fail_a
         session.get(CorpusDraft, draft_id).status = "withdrawn"
 
 
-def test_a_failed_publish_can_be_retried(env, names, use_encoder):
+def test_a_failed_publish_can_be_retried(env, names, use_encoder, analyzer):
     key = "statutes/中华人民共和国劳动合同法.md"
     with env.sessions.begin() as session:
         article = session.scalar(select(Article).join(Law).where(Law.source_file == key, Article.label == "第八十六条"))
@@ -286,7 +290,8 @@ def test_a_failed_publish_can_be_retried(env, names, use_encoder):
                                   article.text + "（重试测试）")
         approve_draft(session, _account(env, names["reviewer2"]), draft.id)
         draft_id = draft.id
-    publisher = Publisher(env.sessions, env.corpus_dir, env.index_dir, "use-multilingual-v3", lambda: use_encoder)
+    publisher = Publisher(env.sessions, env.corpus_dir, env.index_dir, "use-multilingual-v3", lambda: use_encoder,
+                          analyzer=analyzer)  # the session's jieba analyzer: loading it is seconds per publisher
 
     def fail(stage):
         if stage == "commit:file":
@@ -341,7 +346,12 @@ def test_uploading_an_amendment_previews_then_supersedes_the_old_version(env, ba
     assert broken.status_code == 400 and "无法解析" in broken.text and "第五十条" in broken.text
     draft = draft_id_of(post_form(editor, "/console/corpus/upload", "/console/corpus/upload",
                                   {"action": "submit", "text": amendment, "note": "修正"}))
-    post_form(reviewer, f"/console/drafts/{draft}", f"/console/drafts/{draft}/approve", {})
+    unticked = post_form(reviewer, f"/console/drafts/{draft}", f"/console/drafts/{draft}/approve", {})
+    assert unticked.status_code == 400 and "还有 1 处改动没有打勾核对：修改第五十条" in unticked.text
+    page = reviewer.get(f"/console/drafts/{draft}").text
+    ticks = re.findall(r'name="checked" value="([^"]+)" form="approve-form"', page)
+    assert ticks == ["changed:第五十条"]
+    post_form(reviewer, f"/console/drafts/{draft}", f"/console/drafts/{draft}/approve", {"checked": ticks})
     assert wait_published(reviewer, draft)["status"] == "published"
     assert (env.corpus_dir / target).is_file()
     with env.sessions() as session:
@@ -451,7 +461,9 @@ def test_admin_manages_accounts_and_reads_the_audit_log(env, base, names):
               {"action": "update", "username": "gu.wen", "role": "adviser", "name": "顾问甲"})
     assert adviser.get("/console/").status_code == 303  # disabled (the box was not ticked): signed out
     audit = admin.get("/console/audit").text
-    assert "account.create" in audit and "account.update" in audit and "login.failed" in audit
+    assert "新建账号" in audit and "修改账号" in audit and "登录失败" in audit and "账号 gu.wen" in audit
+    table = audit.split('id="audit"')[1]
+    assert "account.create" not in table and "login.failed" not in table and "时间（北京时间）" in table
     with env.sessions() as session:
         assert session.scalar(select(ConsoleAccount.active).where(ConsoleAccount.username == "gu.wen")) is False
 

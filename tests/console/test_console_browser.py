@@ -52,6 +52,8 @@ def _publish(browser, base, draft_url):
     _log_in(page, base, "reviewer")
     page.goto(f"{base}/console/drafts?status=submitted")
     page.click(f"a[href='{draft_url}'] >> nth=0")
+    for box in page.locator("input[name=checked]").all():  # an amendment: every change ticked (its own test checks)
+        box.check()
     page.click("#approve")
     page.wait_for_url(re.compile(r".*/progress$"))
     # Locators, not wait_for_function: a string predicate is eval, which the pages' CSP refuses (no 'unsafe-eval').

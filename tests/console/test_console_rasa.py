@@ -25,9 +25,11 @@ def test_hit_test_shows_the_intent_and_its_confidence(served):
     _, base = served
     page = client_for(base, "editor").get("/console/hit", params={"q": "老板拖欠了我三个月的工资不给"})
     assert page.status_code == 200 and 'id="rasa-down"' not in page.text
-    intent = page.text.split('id="intent"')[1].split("</div>\n</div>")[0]
-    assert "意图：<b>wages</b>" in intent and re.search(r"置信度 <b>[01]\.\d\d</b>", intent)
-    assert "按话题“wages”优先选卡片" in page.text and "《" in page.text.split('id="answer"')[1]
+    intent = page.text.split('id="intent"')[1].split('id="answer"')[0]
+    assert re.search(r'居民是在问：<b id="intent-name">工资报酬（欠薪）</b>（(很有把握|比较有把握|拿不准)）', intent)
+    assert "优先选“工资报酬”方面的答问卡片" in intent and "wages" not in intent  # words, not codes
+    assert re.search(r"意图 wages 置信度 [01]\.\d\d", page.text.split('id="scores"')[1])  # the number, behind 显示评分
+    assert "《" in page.text.split('id="answer"')[1]
 
 
 def test_a_typed_thumbs_down_after_an_answer_is_recorded(served):
