@@ -29,7 +29,15 @@ from handoff.delivery import take_for_inbound
 from handoff.directory import Directory
 from handoff.models import Delivery, Feedback, ResidentProfile, Ticket
 from handoff.ports import Clock, TranscriptSource
-from handoff.residents import clear_pending, pending_of, profile, set_pending
+from handoff.residents import (
+    clear_pending,
+    clear_safety_check,
+    pending_of,
+    profile,
+    safety_check_of,
+    set_pending,
+    set_safety_check,
+)
 from handoff.robot import enqueue_robot_message
 from handoff.routing import supervisor_group
 from handoff.signals import Signal, SignalDetector
@@ -88,19 +96,39 @@ class HandoffDesk:
         """
         now = self.clock()
         with self.sessions.begin() as session:
-            pending, data = pending_of(session.get(ResidentProfile, who.key), now)
+            row = session.get(ResidentProfile, who.key)
+            pending, data = pending_of(row, now)
+            checked = safety_check_of(row, now)
             # Typed before the rating question reached them (it comes with this reply): not a rating.
             unseen = pending == "rating" and not _reached(session, data)
             waiting = take_for_inbound(session, who.key, who.channel, who.openid, now)
         assessment = self.triage.assess(text)
-        if not assessment.danger and pending == "safety_check" and self.texts.is_command("in_danger", text):
+        if not assessment.danger and checked is not None and self.texts.is_command("in_danger", text):
             labels = self.triage.signals.labels()
-            kinds = tuple(Signal(k, labels[k]) for k in data.get("kinds") or [] if k in labels)
+            kinds = tuple(Signal(k, labels[k]) for k in checked if k in labels)
             assessment = DangerAssessment(kinds or (Signal("threat", labels["threat"]),), "check_in")
-            self._clear_pending(who.key)
+            self._record_check(who.key, None)
         if assessment.danger:
             return DeskReply(waiting + self._danger(who, assessment, text, in_form=in_form),
                              True, {"handoff": "danger", "danger": assessment.evidence()})
+        reply = self._route(who, text, pending, data, unseen, waiting)
+        if not assessment.check or checked is not None or self._is_any_command(text):
+            return reply
+        # Unsure: the safety numbers come first, at most once a day, in every state — before the bot's answer,
+        # before the reply to a pending question, beside a message a person will read; 危险 then turns it into
+        # the emergency reply.
+        self._record_check(who.key, list(assessment.likely))
+        meta = {**reply.meta, "safety_check": assessment.evidence()}
+        if not reply.handled:
+            return DeskReply(reply.replies, False, meta, preface=self.texts["safety_check"],
+                             postscript=reply.postscript)
+        own = reply.replies[len(waiting):]
+        first = f"{self.texts['safety_check']}\n\n{own[0]}" if own else self.texts["safety_check"]
+        return DeskReply([*waiting, first, *own[1:]], True, meta)
+
+    def _route(self, who: Resident, text: str, pending: str | None, data: dict[str, Any], unseen: bool,
+               waiting: list[str]) -> DeskReply:
+        """No danger: the pending question's answer, a command, the person's case, or on to the bot."""
         postscript = None
         if pending is not None and not unseen:
             answer = self._answer_pending(who, pending, data, text)
@@ -131,16 +159,17 @@ class HandoffDesk:
             reason = data.get("reason") if pending == "offered" else None
             return DeskReply(waiting + self.escalate(who, reason=str(reason or "requested")), True,
                              {"handoff": "requested"})
-        if assessment.check and pending is None and not self._is_any_command(text):
-            # Unsure: the numbers before the bot's answer, at most once a day (the pending check), never in
-            # place of a question the resident is answering; 危险 then turns it into the emergency reply.
-            now = self.clock()
-            with self.sessions.begin() as session:
-                set_pending(profile(session, who.key, now), "safety_check", {"kinds": list(assessment.likely)},
-                            now, SAFETY_CHECK_LASTS)
-            return DeskReply(waiting, False, {"safety_check": assessment.evidence()},
-                             preface=self.texts["safety_check"], postscript=postscript)
         return DeskReply(waiting, False, postscript=postscript)
+
+    def _record_check(self, key: str, kinds: list[str] | None) -> None:
+        """The safety check shown now about ``kinds``, or (None) answered."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            row = profile(session, key, now)
+            if kinds is None:
+                clear_safety_check(row, now)
+            else:
+                set_safety_check(row, kinds, now, SAFETY_CHECK_LASTS)
 
     def _danger(self, who: Resident, assessment: DangerAssessment, text: str, *, in_form: bool) -> list[str]:
         labels = [s.label for s in assessment.kinds]

@@ -156,6 +156,10 @@ class ResidentProfile(HandoffBase):
     pending: Mapped[str | None] = mapped_column(String(30))  # what the bot asked and waits for
     pending_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     pending_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The safety check was shown (issue #14): until then it is not shown again and 危险 answers it, whatever
+    # question is pending; the kinds the model thought likely go on the urgent ticket if 危险 comes.
+    safety_check_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    safety_check_kinds: Mapped[list[str] | None] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 

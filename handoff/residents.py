@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from handoff.models import ResidentProfile
 from handoff.ports import aware
 
-__all__ = ["clear_pending", "pending_of", "profile", "set_pending", "village_of"]
+__all__ = ["clear_pending", "clear_safety_check", "pending_of", "profile", "safety_check_of", "set_pending",
+           "set_safety_check", "village_of"]
 
 
 def profile(session: Session, key: str, now: dt.datetime) -> ResidentProfile:
@@ -64,3 +65,25 @@ def pending_of(row: ResidentProfile | None, now: dt.datetime) -> tuple[str | Non
     if until is not None and until < now:
         return None, {}
     return row.pending, dict(row.pending_data or {})
+
+
+def safety_check_of(row: ResidentProfile | None, now: dt.datetime) -> list[str] | None:
+    """The kinds the shown safety check was about while it holds (answering 危险 turns it into danger)."""
+    until = aware(row.safety_check_until) if row is not None else None
+    if row is None or until is None or until < now:
+        return None
+    return list(row.safety_check_kinds or [])
+
+
+def set_safety_check(row: ResidentProfile, kinds: list[str], now: dt.datetime, lasts: dt.timedelta) -> None:
+    """The safety check was shown now; it is kept beside any pending question, never in its place."""
+    row.safety_check_until = now + lasts
+    row.safety_check_kinds = list(kinds)
+    row.updated_at = now
+
+
+def clear_safety_check(row: ResidentProfile, now: dt.datetime) -> None:
+    """危险 answered the check: the next unsure message may be asked again."""
+    row.safety_check_until = None
+    row.safety_check_kinds = None
+    row.updated_at = now

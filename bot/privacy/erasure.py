@@ -81,7 +81,7 @@ def erase_conversation(session: Session, conversation: Conversation) -> int:
         return 0
     session.execute(update(ResidentProfile).where(ResidentProfile.conversation_key == old).values(
         conversation_key=new, openid=None, pending=None, pending_data={}, pending_until=None, last_inbound_at=None,
-        sent_since_inbound=0))
+        sent_since_inbound=0, safety_check_until=None, safety_check_kinds=None))
     session.execute(delete(Delivery).where(Delivery.conversation_key == old))
     session.execute(delete(Feedback).where(Feedback.conversation_key == old))
     if conversation.openid and has_inbox(session):

@@ -42,6 +42,29 @@ def test_0007_gives_existing_conversations_their_rasa_pseudonym(database_url):
         engine.dispose()
 
 
+def test_0012_moves_a_pending_safety_check_beside_the_pending_question(database_url):
+    engine = make_engine(database_url)
+    try:
+        upgrade_schema(engine, "0011")
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO handoff_residents (conversation_key, sent_since_inbound, pending, pending_data, "
+                "pending_until, updated_at) VALUES "
+                "('web:checked', 0, 'safety_check', '{\"kinds\": [\"self_harm\"]}', '2031-01-02 03:04:05+00', "
+                "'2031-01-01 03:04:05+00'), "
+                "('web:village', 0, 'ask_village', '{\"tries\": 1}', '2031-01-02 03:04:05+00', "
+                "'2031-01-01 03:04:05+00')"))
+        upgrade_schema(engine)
+        with engine.connect() as connection:
+            rows = {r.conversation_key: r for r in connection.execute(text(
+                "SELECT conversation_key, pending, safety_check_until, safety_check_kinds FROM handoff_residents"))}
+        checked, village = rows["web:checked"], rows["web:village"]
+        assert checked.pending is None and checked.safety_check_until is not None
+        assert "self_harm" in str(checked.safety_check_kinds)
+        assert village.pending == "ask_village" and village.safety_check_until is None
+    finally:
+        engine.dispose()
+
 
 def test_nodes_starting_together_on_an_empty_database_all_upgrade_it(database_url, tmp_path):
     """Three nodes started at once each run `lawline db upgrade`; they wait for one another, none fails."""

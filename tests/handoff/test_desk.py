@@ -212,17 +212,23 @@ def test_the_real_county_says_honestly_to_call_12348(sessions, clock):
     assert not desk.before_bot(WHO, "工资怎么算").handled
 
 
-def test_when_the_model_is_unsure_the_numbers_come_first_and_danger_turns_it_into_the_emergency_reply(
-        sessions, directory, clock, tmp_path):
+def _unsure_desk(sessions, directory, clock, tmp_path) -> HandoffDesk:
+    """A desk whose model is unsure of every message: above the check-in level, below the alarm."""
     from handoff.danger import Triage, load_examples, train_model
 
     (tmp_path / "ex.jsonl").write_text("\n".join(
         [json.dumps({"text": f"他又动手了{i}", "danger": True, "kind": "domestic_violence"}) for i in range(6)]
         + [json.dumps({"text": f"工资怎么算{i}", "danger": False}) for i in range(6)]) + "\n", encoding="utf-8")
     model = train_model(load_examples(tmp_path), folds=2)
-    model.check_threshold, model.threshold = 0.0, 1.01  # every message is "unsure": above check-in, below alarm
+    model.check_threshold, model.threshold = 0.0, 1.01
     desk = make_desk(sessions, directory, clock)
     desk.triage = Triage(load_signals(), model)
+    return desk
+
+
+def test_when_the_model_is_unsure_the_numbers_come_first_and_danger_turns_it_into_the_emergency_reply(
+        sessions, directory, clock, tmp_path):
+    desk = _unsure_desk(sessions, directory, clock, tmp_path)
     first = desk.before_bot(WHO, "最近家里不太平")
     assert not first.handled and first.replies == [] and first.preface == load_texts()["safety_check"]
     assert first.meta["safety_check"]["check"] is True
@@ -233,6 +239,48 @@ def test_when_the_model_is_unsure_the_numbers_come_first_and_danger_turns_it_int
     assert emergency.handled and "110" in emergency.replies[0]
     [ticket] = _tickets(sessions)
     assert ticket.urgent and emergency.meta["danger"]["rule"] == "check_in"
+
+
+def test_the_safety_check_is_shown_while_another_question_waits_and_the_question_still_waits(
+        sessions, directory, clock, tmp_path):
+    desk = _unsure_desk(sessions, directory, clock, tmp_path)
+    texts = load_texts()
+    ask = desk.before_bot(WHO, "转人工")  # commands never get the check
+    assert ask.handled and "safety_check" not in ask.meta and texts["safety_check"] not in ask.replies[0]
+    # An unsure message in place of the village: the numbers first, the bot answers, the question waits.
+    side = desk.before_bot(WHO, "顺便问一下，家里最近不太平该怎么办")
+    assert not side.handled and side.preface == texts["safety_check"] and "哪个乡镇、哪个村" in side.postscript
+    # 危险 still answers the check although the village question was the one pending.
+    emergency = desk.before_bot(WHO, "危险")
+    assert emergency.handled and emergency.meta["handoff"] == "danger" and "110" in emergency.replies[0]
+    assert any(t.urgent for t in _tickets(sessions))
+
+
+def test_an_unsure_answer_to_a_pending_question_gets_the_numbers_before_the_reply(
+        sessions, directory, clock, tmp_path):
+    desk = _unsure_desk(sessions, directory, clock, tmp_path)
+    desk.before_bot(WHO, "转人工")
+    done = desk.before_bot(WHO, "示例镇示例村")  # answers the village question, and the model is unsure of it
+    assert done.handled and done.replies[0].startswith(load_texts()["safety_check"])
+    assert "记住了：示例镇示例村" in done.replies[0] and done.meta["handoff"] == "ask_village"
+    assert [t.village for t in _tickets(sessions)] == ["sx-t1-v1"]  # the answer still counted
+
+
+def test_an_unsure_message_during_a_persons_case_gets_the_numbers_and_reaches_the_person(
+        sessions, directory, clock, tmp_path):
+    desk = _unsure_desk(sessions, directory, clock, tmp_path)
+    with sessions.begin() as session:  # the village is known, so 转人工 opens the case at once
+        from handoff.residents import profile
+        profile(session, WHO.key, clock()).village = "sx-t1-v1"
+    opened = desk.before_bot(WHO, "转人工")
+    assert opened.handled and "safety_check" not in opened.meta
+    [ticket] = _tickets(sessions)
+    desk.tickets.claim(ticket.id, "p-adviser-1")
+    worried = desk.before_bot(WHO, "他刚才在门口转了好几圈")
+    assert worried.handled and worried.replies == [load_texts()["safety_check"]]
+    assert worried.meta["handoff"] == "forwarded" and worried.meta["safety_check"]["check"] is True
+    events = [(e.kind, e.text) for e in desk.tickets.get(ticket.id).events]
+    assert ("resident_message", "他刚才在门口转了好几圈") in events
 
 
 def test_giving_up_on_the_village_question_ends_it_kindly(desk, sessions):
