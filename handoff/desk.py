@@ -112,11 +112,11 @@ class HandoffDesk:
             return DeskReply(waiting + self._danger(who, assessment, text, in_form=in_form),
                              True, {"handoff": "danger", "danger": assessment.evidence()})
         reply = self._route(who, text, pending, data, unseen, waiting)
-        if not assessment.check or checked is not None or self._is_any_command(text):
+        if (not assessment.check or checked is not None or self._is_any_command(text)
+                or reply.meta.get("handoff") == "forwarded"):  # a person reads it: they judge, not the model
             return reply
-        # Unsure: the safety numbers come first, at most once a day, in every state — before the bot's answer,
-        # before the reply to a pending question, beside a message a person will read; 危险 then turns it into
-        # the emergency reply.
+        # Unsure: the safety numbers come first, at most once a day, before the bot's answer or before the
+        # reply to a pending question (the village, a rating); 危险 then turns it into the emergency reply.
         self._record_check(who.key, list(assessment.likely))
         meta = {**reply.meta, "safety_check": assessment.evidence()}
         if not reply.handled:
