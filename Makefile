@@ -51,6 +51,8 @@ run: index danger
 # models (tests/model_cache.py) start training in the background as soon as their virtualenv is there; the
 # mini-program's tests (node --test, seconds) run before pytest; the type check runs beside pytest (whose later
 # tests mostly wait on servers), and either failing fails the target.
+# Two workers, a module each at a time (module fixtures start one app per module): most tests wait on servers.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
 test:
 	@$(MAKE) --no-print-directory -j4 setup packages test-models miniprogram-packages
 	$(VENV)/bin/ruff check bot corpus retrieval nlu handoff channels tests
@@ -59,14 +61,14 @@ test:
 	@scripts/netns.sh install
 	@pg_url=$$(scripts/postgres.sh start) && redis_url=$$(scripts/redis.sh start) && \
 	{ $(VENV)/bin/mypy > var/mypy.log 2>&1 & checks=$$!; } && \
-	LAWLINE_TEST_POSTGRES_URL=$$pg_url LAWLINE_TEST_REDIS_URL=$$redis_url $(VENV)/bin/python -m pytest; tests=$$?; \
+	LAWLINE_TEST_POSTGRES_URL=$$pg_url LAWLINE_TEST_REDIS_URL=$$redis_url $(VENV)/bin/python -m pytest $(PYTEST_WORKERS); tests=$$?; \
 	wait $$checks; typed=$$?; echo "mypy:"; cat var/mypy.log; [ $$tests -eq 0 ] && [ $$typed -eq 0 ]
 
 # Background training of the tests' models, each as soon as its virtualenv is there (make test).
 .PHONY: test-models test-model-danger test-model-rasa
 test-models: test-model-danger test-model-rasa
 test-model-danger: $(STAMP)
-	@mkdir -p var && ($(VENV)/bin/python -m tests.model_cache danger > var/test-model-danger.log 2>&1 &)
+	@mkdir -p var && ($(VENV)/bin/python -m tests.model_cache danger index > var/test-model-danger.log 2>&1 &)
 test-model-rasa: $(STAMP) $(RASA_STAMP)
 	@mkdir -p var && ($(VENV)/bin/python -m tests.model_cache rasa > var/test-model-rasa.log 2>&1 &)
 

@@ -20,13 +20,33 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db import make_engine, make_sessions, upgrade_schema
 from tests.channels.wechat_standin import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, WeChatStandIn
-from tests.model_cache import cached_danger_model, cached_rasa_model
+from tests.model_cache import cached_danger_model, cached_rasa_model, seed_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "data"
 # What the tests' Rasa servers show the apps' /webhook (a developer's own LAWLINE_ACTION_SECRET would win on
 # Rasa's side, so it is used here too).
 ACTION_SECRET = os.environ.get("LAWLINE_ACTION_SECRET") or "test-action-secret-" + "x" * 32
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that need neither the corpus index nor Rasa run first, then the index's, then Rasa's.
+
+    On a clean clone the danger and Rasa models train in the background (``make test``) and the index is
+    built once per worker: the first test that needs them waits minutes, which the plain tests now fill.
+    Whole modules move, in their own order, so module fixtures are set up once.
+    """
+    def need(item: pytest.Item) -> int:
+        names = set(getattr(item, "fixturenames", ()))
+        return 2 if "rasa_model" in names else 1 if "corpus_index" in names else 0
+
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    group: dict[str, int] = {}
+    for item in items:
+        group[module(item)] = max(group.get(module(item), 0), need(item))
+    items.sort(key=lambda item: group[module(item)])
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +170,7 @@ def corpus_index(tmp_path_factory, use_encoder, _rasa_training):
     upgrade_schema(engine)
     sessions = make_sessions(engine)
     assert not import_corpus(CORPUS, sessions).failed
+    shutil.copytree(seed_index(use_encoder), folder / "index")  # its vectors are reused where documents match
     result = build_index(sessions, folder / "index", use_encoder, "use-multilingual-v3")
     _sqlite_copy(folder / "db.sqlite3", folder / PRISTINE)
     danger_model(folder, use_encoder)

@@ -1,9 +1,11 @@
-"""The models the tests use, trained from this checkout's data into ``var/test-cache``.
+"""The models the tests use, trained from this checkout's data into ``var/test-cache``, and a seed index.
 
 Each is named by what it was trained from (Rasa's fingerprint, the danger examples' fingerprint), so a second
 run on the same data skips training; a clean clone, as in CI, trains each once. ``python -m
 tests.model_cache`` trains both ahead of pytest: ``make test`` starts it in the background while the lint, the
 type check and the test servers start, and the session fixtures wait on the same locks, then copy what they use.
+The seed index (the shipped corpus encoded once) lets each pytest worker's index build reuse its vectors: the
+worker still imports and indexes the corpus itself, only unchanged documents' vectors come from the seed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "var" / "test-cache"
 DANGER = CACHE / "danger" / "model.joblib"
 ENCODER = "use-multilingual-v3"
+SEED_INDEX = CACHE / "index"
 TUNED = ROOT / "handoff" / "data" / "danger_tuned"  # the shipped fine-tuned danger encoder (LAWLINE_DANGER_TUNED)
 
 
@@ -47,6 +50,35 @@ def cached_danger_model(embed: Callable[[list[str]], np.ndarray], tuned: Any = N
     return DANGER
 
 
+def seed_index(encoder: Any) -> Path:
+    """An index of the shipped corpus with ``encoder`` in CACHE, built once (other runs wait on the lock).
+
+    Only a seed: ``tests.conftest.corpus_index`` copies it and builds incrementally, so a seed older than the
+    corpus or the code costs the changed documents' encoding, never a wrong index.
+    """
+    import shutil
+    import tempfile
+
+    from bot.db import make_engine, make_sessions, upgrade_schema
+    from bot.indexing import build_index
+    from corpus import import_corpus
+
+    SEED_INDEX.mkdir(parents=True, exist_ok=True)
+    target = SEED_INDEX / "index"
+    with open(SEED_INDEX / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "manifest.json").is_file():
+            return target
+        with tempfile.TemporaryDirectory(dir=SEED_INDEX) as work:
+            engine = make_engine(f"sqlite:///{Path(work) / 'db.sqlite3'}")
+            upgrade_schema(engine)
+            import_corpus(ROOT / "corpus" / "data", make_sessions(engine))
+            build_index(make_sessions(engine), Path(work) / "index", encoder, ENCODER)
+            engine.dispose()
+            shutil.move(str(Path(work) / "index"), target)
+    return target
+
+
 def shipped_tuned() -> Any:
     """The shipped fine-tuned danger encoder over e5-small, as ``bot.services.load_tuned`` loads it."""
     from bot.services import load_tuned
@@ -55,15 +87,24 @@ def shipped_tuned() -> Any:
 
 
 def main(which: list[str]) -> int:
-    """Train the models named (``danger``, ``rasa``; default both) into CACHE, each in its own thread.
+    """Train the models named (``danger``, ``rasa``, ``index``; default all) into CACHE, each in its own thread.
 
-    ``make test`` starts ``danger`` as soon as the app's virtualenv is there (while Rasa's and the Debian
-    packages install) and ``rasa`` once Rasa's virtualenv is. A failure is said; pytest trains it itself.
+    ``make test`` starts ``danger`` and ``index`` as soon as the app's virtualenv is there (while Rasa's and
+    the Debian packages install) and ``rasa`` once Rasa's virtualenv is. A failure is said; pytest then
+    trains or builds it itself.
     """
     from nlu.layout import RasaLayout
     from retrieval.dense import encode, load_encoder
 
     failures: list[str] = []
+    encoders: list[Any] = []
+    loading = threading.Lock()
+
+    def use() -> Any:
+        with loading:  # one encoder for both jobs
+            if not encoders:
+                encoders.append(load_encoder(ENCODER))
+            return encoders[0]
 
     def rasa() -> None:
         layout = RasaLayout.default()
@@ -71,8 +112,11 @@ def main(which: list[str]) -> int:
             print(cached_rasa_model(layout.project_dir, layout.rasa_bin), flush=True)
 
     def danger() -> None:
-        encoder = load_encoder(ENCODER)
+        encoder = use()
         print(cached_danger_model(lambda texts: encode(encoder, texts)), flush=True)
+
+    def index() -> None:
+        print(seed_index(use()), flush=True)
 
     def run(name: str, work: Callable[[], None]) -> None:
         try:
@@ -80,7 +124,7 @@ def main(which: list[str]) -> int:
         except BaseException as exc:  # noqa: BLE001 - said below; pytest trains it again itself
             failures.append(f"{name} model: {exc}")
 
-    jobs = {"rasa": rasa, "danger": danger}
+    jobs = {"rasa": rasa, "danger": danger, "index": index}
     threads = [threading.Thread(target=run, args=(name, jobs[name]), name=name) for name in (which or list(jobs))]
     for thread in threads:
         thread.start()
@@ -92,5 +136,6 @@ def main(which: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    unknown = [name for name in sys.argv[1:] if name not in ("rasa", "danger")]
-    sys.exit(f"usage: python -m tests.model_cache [danger] [rasa] (not {unknown})" if unknown else main(sys.argv[1:]))
+    unknown = [name for name in sys.argv[1:] if name not in ("rasa", "danger", "index")]
+    sys.exit(f"usage: python -m tests.model_cache [danger] [rasa] [index] (not {unknown})" if unknown
+             else main(sys.argv[1:]))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
-import uuid
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from redis import Redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from bot.data_servers import DataServers
+from bot.data_servers import SCRIPTS, DataServers
 from bot.faultbench import run_fault_bench
-from tests.conftest import _postgres_admin_url, private_corpus_database
+from tests.conftest import free_port, private_corpus_database
 
 pytestmark = pytest.mark.slow
 
@@ -35,32 +37,37 @@ def test_kill_9_of_the_app_and_http_500_from_wechat_lose_no_answer(corpus_index,
 
 
 @pytest.fixture
-def data_servers(tmp_path) -> Iterator[tuple[str, str]]:
-    """A database of its own on the test PostgreSQL (dropped afterwards, with Rasa's), and the test Redis.
+def data_servers(monkeypatch) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL and a Redis of this test's own, as ``scripts/postgres.sh`` and ``scripts/redis.sh`` run them.
 
-    The servers are the ones ``make test`` starts (scripts/postgres.sh, scripts/redis.sh); the faults restart
-    and kill them, and the bench leaves them running. Redis database 2 (Rasa's locks in 3), apart from the
-    other tests'; a Redis killed comes back empty, which tests running at the same time would notice (CI runs
-    them one after another).
+    The faults restart and kill them, so tests running beside this one (``make test`` runs two workers) keep
+    the shared servers. Free ports, data in a folder the ``postgres`` user can reach (pytest's own temporary
+    folders are private to root); both stopped and removed afterwards.
     """
-    redis_url = os.environ.get("LAWLINE_TEST_REDIS_URL")
-    if not redis_url:
+    if not (os.environ.get("LAWLINE_TEST_POSTGRES_URL") and os.environ.get("LAWLINE_TEST_REDIS_URL")):
         if os.environ.get("CI"):
-            pytest.fail("LAWLINE_TEST_REDIS_URL is not set in CI; `make test` starts Redis")
-        pytest.skip("Redis not started (run `make test`, which starts it with scripts/redis.sh)")
-    admin_url = make_url(_postgres_admin_url())
-    name = f"lawline_t_{uuid.uuid4().hex[:12]}"
-    # pool_pre_ping: the restart cuts the pooled connection that created the database.
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\''))
+            pytest.fail("LAWLINE_TEST_POSTGRES_URL / LAWLINE_TEST_REDIS_URL are not set in CI; `make test` sets them")
+        pytest.skip("PostgreSQL and Redis not installed (run `make test`: scripts/postgres.sh, scripts/redis.sh)")
+    folder = Path(tempfile.mkdtemp(prefix="lawline-faults-"))
+    folder.chmod(0o755)
+    env = {"LAWLINE_PG_PORT": str(free_port()), "LAWLINE_PG_DATA": str(folder / "postgres"),
+           "LAWLINE_REDIS_PORT": str(free_port()), "LAWLINE_REDIS_DATA": str(folder / "redis")}
+    for key, value in env.items():  # DataServers restarts and kills them through the same scripts
+        monkeypatch.setenv(key, value)
+    urls = [_script("postgres.sh", "start")]
     try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False), redis_url.rsplit("/", 1)[0] + "/2"
+        urls.append(_script("redis.sh", "start"))
+        yield urls[0], urls[1].rsplit("/", 1)[0] + "/2"
     finally:
-        with admin.connect() as connection:
-            for database in (name, f"{name}_rasa"):
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
+        for name in ("redis.sh", "postgres.sh"):
+            subprocess.run([str(SCRIPTS / name), "stop"], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _script(name: str, action: str) -> str:
+    done = subprocess.run([str(SCRIPTS / name), action], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.postgres
