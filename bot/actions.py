@@ -7,7 +7,7 @@ CPU-bound), answers through the dispatcher and returns events. The executor is r
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
@@ -91,14 +91,22 @@ async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracke
     return answer, _remember(text, answer, topic)
 
 
-class AnswerLegalQuestion(Action):
-    """Answer a wages/support/land/dispute question from an answer card or quoted articles, in context."""
+class ComposerAction(Action):
+    """An answering action: the composer injected; a subclass sets ``action_name`` (its name in the domain)."""
+
+    action_name: ClassVar[str]
 
     def __init__(self, composer: AnswerComposer) -> None:
         self.composer = composer
 
     def name(self) -> str:
-        return "action_answer_legal_question"
+        return self.action_name
+
+
+class AnswerLegalQuestion(ComposerAction):
+    """Answer a wages/support/land/dispute question from an answer card or quoted articles, in context."""
+
+    action_name = "action_answer_legal_question"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
@@ -112,14 +120,10 @@ class AnswerLegalQuestion(Action):
         return events
 
 
-class AnswerFollowUp(Action):
+class AnswerFollowUp(ComposerAction):
     """A follow-up ("这个要多久", "那他不认账呢"): answered in the context of the last question."""
 
-    def __init__(self, composer: AnswerComposer) -> None:
-        self.composer = composer
-
-    def name(self) -> str:
-        return "action_answer_follow_up"
+    action_name = "action_answer_follow_up"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         # The conversation service sends a follow-up as /follow_up{"said": …} when it leans on an answer.
@@ -148,18 +152,17 @@ def _typed_part(text: str) -> str:
     return "law"
 
 
-class AnswerDetails(Action):
+class AnswerDetails(ComposerAction):
     """1 / 2 / 3 after a short answer: the articles in full, every step, the places (``/details{"part"}``).
 
     The places are the answer's own kinds of office, then the directory's service points near the resident.
     """
 
-    def __init__(self, composer: AnswerComposer, places: Places | None = None) -> None:
-        self.composer = composer
-        self.places = places
+    action_name = "action_answer_details"
 
-    def name(self) -> str:
-        return "action_answer_details"
+    def __init__(self, composer: AnswerComposer, places: Places | None = None) -> None:
+        super().__init__(composer)
+        self.places = places
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         typed = str(tracker.latest_message.get("text") or "")
@@ -178,19 +181,18 @@ class AnswerDetails(Action):
         return []
 
 
-class WhereToGo(Action):
+class WhereToGo(ComposerAction):
     """"去哪里办事": the service points of the resident's village or town (``bot.places``).
 
     After an answer, its kinds of office come first (as 3 brings them); with no place known, the county's
     points and the towns to choose from (``/where_to_go{"place": code}``; typing a number or name picks one).
     """
 
-    def __init__(self, composer: AnswerComposer, places: Places | None) -> None:
-        self.composer = composer
-        self.places = places
+    action_name = "action_where_to_go"
 
-    def name(self) -> str:
-        return "action_where_to_go"
+    def __init__(self, composer: AnswerComposer, places: Places | None) -> None:
+        super().__init__(composer)
+        self.places = places
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         typed = str(tracker.latest_message.get("text") or "")
@@ -221,7 +223,7 @@ class WhereToGo(Action):
 OFFER_CONFIDENCE = 0.35
 
 
-class AnswerOtherLegal(Action):
+class AnswerOtherLegal(ComposerAction):
     """A question the NLU put outside Lawline's topics (criminal, administrative, company …).
 
     Said kindly, with 12348 and a lawyer (``utter_other_legal``). But the NLU also files some civil disputes
@@ -230,11 +232,7 @@ class AnswerOtherLegal(Action):
     question — so a wrong topic costs one look, not a refusal, and never a wrong answer unasked.
     """
 
-    def __init__(self, composer: AnswerComposer) -> None:
-        self.composer = composer
-
-    def name(self) -> str:
-        return "action_answer_other_legal"
+    action_name = "action_answer_other_legal"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
@@ -257,7 +255,7 @@ class AnswerOtherLegal(Action):
         return []
 
 
-class Handoff(Action):
+class Handoff(ComposerAction):
     """Hand the conversation to a person (转人工).
 
     The action does not know who the resident is (Rasa sees a pseudonym), so it signals the handoff in its
@@ -266,11 +264,7 @@ class Handoff(Action):
     to reach a person now.
     """
 
-    def __init__(self, composer: AnswerComposer) -> None:
-        self.composer = composer
-
-    def name(self) -> str:
-        return "action_handoff"
+    action_name = "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         topic = tracker.get_slot("topic")
@@ -298,7 +292,7 @@ class OfferPerson(Action):
         return [UserUtteranceReverted()]
 
 
-class AskAffirmation(Action):
+class AskAffirmation(ComposerAction):
     """First stage of the two-stage fallback, in Chinese: "您是想问……吗？" with 是 / 不是 buttons.
 
     Never on a follow-up: after an answer, a message that leans on it ("要是村里不同意呢") or any question
@@ -306,11 +300,7 @@ class AskAffirmation(Action):
     about; the question back is for an unclear first message (issue #15).
     """
 
-    def __init__(self, composer: AnswerComposer) -> None:
-        self.composer = composer
-
-    def name(self) -> str:
-        return "action_default_ask_affirmation"
+    action_name = "action_default_ask_affirmation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")

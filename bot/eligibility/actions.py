@@ -24,6 +24,7 @@ from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, EventType, Slot
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.eligibility.action_base import EligibilityAction
 from bot.eligibility.contact_actions import contact_actions
 from bot.eligibility.flow import FORM_SLOTS, Flow
 from bot.eligibility.service import EligibilityService
@@ -146,11 +147,11 @@ for _slot in FORM_SLOTS:
     setattr(ValidateEligibilityForm, f"validate_{_slot}", _validator(_slot))
 
 
-class AskQuestion(Action):
+class AskQuestion(EligibilityAction):
     """``action_ask_<slot>``: the question with its quick replies, or "您是说「…」吗？" when a guess waits."""
 
     def __init__(self, service: EligibilityService, slot: str) -> None:
-        self.service = service
+        super().__init__(service)
         self.slot = slot
 
     def name(self) -> str:
@@ -167,15 +168,14 @@ class AskQuestion(Action):
         return []
 
 
-class StartEligibility(Action):
+class StartEligibility(EligibilityAction):
     """Start the self-check, or resume it when answers from the last ``resume_days`` days are kept."""
 
-    def __init__(self, service: EligibilityService, clock: Callable[[], dt.date] = dt.date.today) -> None:
-        self.service = service
-        self.clock = clock
+    action_name = "action_offer_legal_aid"
 
-    def name(self) -> str:
-        return "action_offer_legal_aid"
+    def __init__(self, service: EligibilityService, clock: Callable[[], dt.date] = dt.date.today) -> None:
+        super().__init__(service)
+        self.clock = clock
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
@@ -204,29 +204,24 @@ def _day(value: Any) -> dt.date | None:
         return None
 
 
-class RestartEligibility(Action):
+class RestartEligibility(EligibilityAction):
     """"重新开始": forget the answers and ask from the first question."""
 
-    def __init__(self, service: EligibilityService, clock: Callable[[], dt.date] = dt.date.today) -> None:
-        self.service = service
-        self.clock = clock
+    action_name = "action_eligibility_restart"
 
-    def name(self) -> str:
-        return "action_eligibility_restart"
+    def __init__(self, service: EligibilityService, clock: Callable[[], dt.date] = dt.date.today) -> None:
+        super().__init__(service)
+        self.clock = clock
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(text=self.service.flow.text("restarted"))
         return [*_reset(), SlotSet(TOKEN_SLOT, None), SlotSet(STARTED_SLOT, self.clock().isoformat())]
 
 
-class ExplainQuestion(Action):
+class ExplainQuestion(EligibilityAction):
     """"为什么问这个": why the current question matters, with its article."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_why"
+    action_name = "action_eligibility_why"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
@@ -238,14 +233,10 @@ class ExplainQuestion(Action):
         return []
 
 
-class GoBack(Action):
+class GoBack(EligibilityAction):
     """"上一步": clear the previous answer so the form asks it again."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_back"
+    action_name = "action_eligibility_back"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
@@ -265,14 +256,10 @@ class GoBack(Action):
                                               if values.get(slot) is not None or slot == previous]
 
 
-class CancelEligibility(Action):
+class CancelEligibility(EligibilityAction):
     """"取消" (or giving up in other words): stop the form kindly; the answers are kept for "继续自测"."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_cancel"
+    action_name = "action_eligibility_cancel"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
@@ -293,14 +280,10 @@ class PauseEligibility(Action):
         return _stop(tracker)
 
 
-class OfferResume(Action):
+class OfferResume(EligibilityAction):
     """After the answer to a question asked in the middle of the check: 「继续」 picks it up where it stopped."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_offer_resume"
+    action_name = "action_eligibility_offer_resume"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
@@ -309,14 +292,10 @@ class OfferResume(Action):
         return []
 
 
-class ShowResult(Action):
+class ShowResult(EligibilityAction):
     """The form is complete: decide, record the decision and the pre-application, show the result."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_result"
+    action_name = "action_eligibility_result"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         service = self.service
@@ -336,14 +315,10 @@ class ShowResult(Action):
         return [*_reset(), SlotSet(TOKEN_SLOT, conclusion.token)]
 
 
-class HintEligibility(Action):
+class HintEligibility(EligibilityAction):
     """An answer to the self-check when it is not running (e.g. a new session): say how to go on."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_hint"
+    action_name = "action_eligibility_hint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow

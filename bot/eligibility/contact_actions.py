@@ -20,6 +20,7 @@ from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, EventType, Slot
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.eligibility.action_base import EligibilityAction
 from bot.eligibility.contact import mask_phone, read_consent, read_name, read_phone, split_name_and_phone
 from bot.eligibility.flow import Flow
 from bot.eligibility.ports import Contact
@@ -48,14 +49,10 @@ def _declines(flow: Flow, text: str) -> bool:
     return text == SKIP or read_consent(text, (), tuple(str(w) for w in flow.contact["no_words"])) is False
 
 
-class StartSending(Action):
+class StartSending(EligibilityAction):
     """"发给法律援助中心": say why nothing is sent (no result, already sent), else start the contact form."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_send"
+    action_name = "action_eligibility_send"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         flow = self.service.flow
@@ -152,11 +149,11 @@ class ValidateContactForm(FormValidationAction):
         return {PHONE: None}
 
 
-class AskContact(Action):
+class AskContact(EligibilityAction):
     """``action_ask_<slot>`` of the contact form: the question with its quick replies."""
 
     def __init__(self, service: EligibilityService, slot: str) -> None:
-        self.service = service
+        super().__init__(service)
         self.slot = slot
 
     def name(self) -> str:
@@ -178,14 +175,10 @@ class AskContact(Action):
         return []
 
 
-class SubmitPreApplication(Action):
+class SubmitPreApplication(EligibilityAction):
     """The contact form is done: send, with the name and phone when given; say who receives it."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_submit"
+    action_name = "action_eligibility_submit"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         service = self.service
@@ -208,14 +201,10 @@ class SubmitPreApplication(Action):
         return _cleared()
 
 
-class CancelSending(Action):
+class CancelSending(EligibilityAction):
     """取消 / 再见 / 不用了 while the contact is asked: nothing is sent; how to send later or go oneself."""
 
-    def __init__(self, service: EligibilityService) -> None:
-        self.service = service
-
-    def name(self) -> str:
-        return "action_eligibility_contact_cancel"
+    action_name = "action_eligibility_contact_cancel"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         centre = await asyncio.to_thread(self.service.centre, tracker.get_slot(TOKEN_SLOT))
