@@ -94,6 +94,24 @@ class ReplyTexts:
     aspects: tuple[Aspect, ...] = ()
     problem_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)  # where to go: the directory's service points
+    laws: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # a law's own steps, over the topic's
+
+    def guide(self, topic: str | None, citations: Sequence[str] = ()) -> dict[str, tuple[str, ...]]:
+        """What to do and where to go for articles without a card: the first cited law's own, else the topic's.
+
+        A social-insurance or work-injury article is answered under the wages topic; its steps are not wages'.
+        """
+        for citation in citations:
+            law = self.laws.get(_law_of(citation))
+            if law is not None:
+                return law
+        return self.topics.get(topic or "", self.topics["general"])
+
+
+def _law_of(citation: str) -> str:
+    """The law's title of "《工伤保险条例》第十七条" (or of "工伤保险条例 第十七条")."""
+    found = re.match(r"《([^》]+)》", citation)
+    return found.group(1) if found else citation.split(" ", 1)[0]
 
 
 def load_reply_texts(path: Path = REPLIES_FILE) -> ReplyTexts:
@@ -117,6 +135,8 @@ def load_reply_texts(path: Path = REPLIES_FILE) -> ReplyTexts:
             aspects=tuple(_aspect(name, entry) for name, entry in data["aspects"].items()),
             problem_words={kind: tuple(words) for kind, words in data["problem_words"].items()},
             where={key: str(value) for key, value in data["where"].items()},
+            laws={law: {key: tuple(values) for key, values in entry.items()}
+                  for law, entry in (data.get("laws") or {}).items()},
         )
     except KeyError as exc:
         raise ValueError(f"{path}: missing key {exc.args[0]!r}") from None
@@ -266,8 +286,8 @@ class AnswerComposer:
         if not articles:
             return Answer(self.texts.unsure, confident=False, confidence=hits[0].confidence,
                           hits=tuple(h.document.id for h in hits))
-        guide = self.texts.topics.get(topic or "", self.texts.topics["general"])
         citations = tuple(h.citation for h in articles)
+        guide = self.texts.guide(topic, citations)
         top = articles[0].document
         head = top.text if len(top.text) <= _FIRST_QUOTE_CHARS else top.text[:_FIRST_QUOTE_CHARS].rstrip() + "……"
         text = self._short([*notes, f"{self.texts.quote_intro}\n{top.citation}：“{head}”"], guide["next_steps"][0],
@@ -286,7 +306,7 @@ class AnswerComposer:
             if not quoted:
                 return self.texts.short["no_answer_yet"]
             return self.texts.quote_intro + "\n" + "\n\n".join(_quote(d) for d in quoted[:3])
-        guide = self.texts.topics.get(topic or "", self.texts.topics["general"])
+        guide = self.texts.guide(topic, citations)
         if part == "steps":
             steps = tuple(doc.extra.get("next_steps", ())) if doc else guide["next_steps"]
             if not doc and not citations:

@@ -120,3 +120,15 @@ def test_two_troubles_the_question_before_did_not_name_are_never_a_follow_up(com
     assert composer.is_follow_up("那他要是还不给呢", before)
     assert not composer.is_follow_up("那要是他还打我，离婚的话孩子抚养费呢", before)  # violence, divorce, support
     assert composer.is_follow_up("那加班费呢", before)  # wages again: no new trouble
+
+
+def test_quoted_social_insurance_or_injury_articles_get_their_own_steps_not_a_wage_claims(composer):
+    wages = load_reply_texts().topics["wages"]
+    for citation, own in (("《中华人民共和国社会保险法》第五十八条", "缴费记录"), ("《工伤保险条例》第十七条", "工伤认定")):
+        steps = composer.details("steps", card=None, citations=(citation,), topic="wages")
+        where = composer.details("where", card=None, citations=(citation,), topic="wages")
+        assert own in steps and wages["next_steps"][0] not in steps, steps
+        assert "人力资源和社会保障局" in where and where != composer.details(
+            "where", card=None, citations=("《中华人民共和国劳动合同法》第三十条",), topic="wages")
+    plain = composer.details("steps", card=None, citations=("《中华人民共和国劳动合同法》第三十条",), topic="wages")
+    assert wages["next_steps"][0] in plain  # other laws keep the topic's steps
