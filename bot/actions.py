@@ -79,8 +79,10 @@ async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracke
                             topic: str | None) -> tuple[Answer, list[EventType]]:
     """The answer to ``text`` given the conversation: a follow-up of the last question, a repeat, or new."""
     previous, last_card, last_cites = _previous(tracker)
-    if previous and composer.is_follow_up(text, previous):
+    if previous and not _same_words(text, previous) and composer.is_follow_up(text, previous):
         answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic, context=last_cites)
+        if answer.card is not None and answer.card == last_card:  # asked again in other words: no resent card
+            return composer.repeat(answer), []
         return answer, _remember_follow_up(text, previous, answer, topic)
     several = await asyncio.to_thread(composer.several, text, topic=topic)
     if several is not None:  # the numbered problems are questions of their own, not follow-ups of this one

@@ -32,6 +32,8 @@ FORM_SLOTS = ("elig_urgency", "elig_matter", "elig_stage", "elig_province", "eli
 _BASE = FORM_SLOTS[:6]
 NONE = "none"
 UNKNOWN = "unknown"
+# A yes-no question said the northern way, with 不 or 没 at the end and no 吗: "能告不", "还管用不", "能补交不".
+_A_NOT_A = re.compile(r"(能|可以|会|要|算|管用|行|中|还|有).{0,10}(不|没|没有)[\s。？?！!]*$")
 _NUMBERS = re.compile(r"^\s*\d{1,2}(?:\s*[,，、和及与跟\s]\s*\d{1,2})*\s*$")
 _MAX_PLACE = 30
 _SHORT_PLACE = 6  # a place name without 区/县/镇 … this short is asked back; a longer one is not a place
@@ -143,8 +145,8 @@ class Flow:
         return reading
 
     def asks(self, text: str) -> bool:
-        """Whether ``text`` reads as a question of its own (吗, 怎么办, 能不能 …), not as an answer."""
-        return any(word in text for word in self._question_words)
+        """Whether ``text`` reads as a question of its own (吗, 怎么办, 能不能, 能告不 …), not as an answer."""
+        return any(word in text for word in self._question_words) or _A_NOT_A.search(text) is not None
 
     def reply_to_guess(self, text: Any) -> bool | None:
         """True for 是 (对, 嗯 …), False for 不是 (不对 …), None when ``text`` is something else."""

@@ -116,3 +116,10 @@ async def test_social_insurance_is_answered_from_its_card_not_declined(chat):
     assert "【单位不给交社保，咋办？】" in unpaid and "《中华人民共和国社会保险法》第五十八条" in unpaid
     benefit = await chat("俺被厂里裁了，失业金咋领", "j")
     assert "【厂里不要我了，能领失业金吗？】" in benefit and "《中华人民共和国社会保险法》第四十五条" in benefit
+
+
+async def test_the_same_question_in_other_words_gets_the_pointer_not_the_card_again(chat):
+    first = await chat("包工头跑了，俺的工钱找谁要", "r")
+    again = await chat("包工头跑路了 工钱该找谁", "r")
+    assert "刚才已经回答过了" in again and len(again) < len(first) / 2
+    assert "接着您刚才问的" not in again

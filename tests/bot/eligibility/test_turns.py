@@ -42,6 +42,11 @@ def _turn(flow, slot, text, intent="elig_answer", guess=None, values=None):
     ("elig_stage", "已经过了两年了，还能告吗", "dispute", Turn("side_question")),
     ("elig_urgency", "我那个老板一直拖着工钱", "wages", Turn("side_question")),  # names no option
     ("elig_place", "我儿子不给钱我该告他", "support", Turn("side_question")),
+    # At 为了什么事 a legal question is the matter, unless it says it is a question of its own or asks one.
+    ("elig_matter", "儿子不给俺老两口生活费", "support", Turn("store", "support_payment")),
+    ("elig_matter", "顺便问一句 儿子不给俺老两口生活费", "support", Turn("side_question")),
+    ("elig_stage", "老板拖欠的工钱还能要回来不", "wages", Turn("side_question")),  # 不 at the end asks
+    ("elig_matter", "邻居占了俺家的宅基地能告他不", "land", Turn("side_question")),
     ("elig_stage", "2", "dispute", Turn("store", "in_proceedings")),  # a number is an answer
     ("elig_stage", "欠条丢了还能要钱吗", "elig_answer", Turn("invalid")),  # not a legal question for the NLU
     # Giving up in other words stops it; a plain 没有 that answers the question is an answer.
