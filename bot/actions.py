@@ -75,15 +75,26 @@ def _previous(tracker: Tracker) -> tuple[str | None, str | None, tuple[str, ...]
     return tracker.get_slot("last_question"), tracker.get_slot("last_card"), tuple(c for c in cites.split("|") if c)
 
 
+async def _follow_up(composer: AnswerComposer, text: str, previous: str, last_card: str | None,
+                     last_cites: tuple[str, ...], topic: str | None) -> tuple[Answer, list[EventType]]:
+    """A follow-up's answer; the same question again (in its words, or the card just given) is the pointer."""
+    if _same_words(text, previous):
+        answer = await asyncio.to_thread(composer.answer, text, topic=topic, context=last_cites)
+        if _same_answer(answer, last_card, last_cites):
+            return composer.repeat(answer), []
+        return answer, _remember(text, answer, topic)
+    answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic, context=last_cites)
+    if answer.card is not None and answer.card == last_card:  # asked again in other words: no resent card
+        return composer.repeat(answer), []
+    return answer, _remember_follow_up(text, previous, answer, topic)
+
+
 async def answer_in_context(composer: AnswerComposer, text: str, tracker: Tracker,
                             topic: str | None) -> tuple[Answer, list[EventType]]:
     """The answer to ``text`` given the conversation: a follow-up of the last question, a repeat, or new."""
     previous, last_card, last_cites = _previous(tracker)
     if previous and not _same_words(text, previous) and composer.is_follow_up(text, previous):
-        answer = await asyncio.to_thread(composer.follow_up, text, previous, topic=topic, context=last_cites)
-        if answer.card is not None and answer.card == last_card:  # asked again in other words: no resent card
-            return composer.repeat(answer), []
-        return answer, _remember_follow_up(text, previous, answer, topic)
+        return await _follow_up(composer, text, previous, last_card, last_cites, topic)
     several = await asyncio.to_thread(composer.several, text, topic=topic)
     if several is not None:  # the numbered problems are questions of their own, not follow-ups of this one
         return several, [SlotSet("last_question", None), SlotSet("last_card", None), SlotSet("last_citations", None)]
@@ -133,11 +144,9 @@ class AnswerFollowUp(ComposerAction):
                      if e.get("entity") == "said"), str(tracker.latest_message.get("text") or ""))
         topic = tracker.get_slot("topic")
         topic = topic if topic in TOPICS else None
-        previous, _, last_cites = _previous(tracker)
+        previous, last_card, last_cites = _previous(tracker)
         if previous:
-            answer = await asyncio.to_thread(self.composer.follow_up, text, previous, topic=topic,
-                                             context=last_cites)
-            events = _remember_follow_up(text, previous, answer, topic)
+            answer, events = await _follow_up(self.composer, text, previous, last_card, last_cites, topic)
         else:  # nothing to lean on: a question of its own
             answer = await asyncio.to_thread(self.composer.answer, text, topic=topic, context=last_cites)
             events = _remember(text, answer, topic)

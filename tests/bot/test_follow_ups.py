@@ -123,3 +123,11 @@ async def test_the_same_question_in_other_words_gets_the_pointer_not_the_card_ag
     again = await chat("包工头跑路了 工钱该找谁", "r")
     assert "刚才已经回答过了" in again and len(again) < len(first) / 2
     assert "接着您刚才问的" not in again
+    same = await chat("包工头跑路了 工钱该找谁", "r")  # word for word, after the pointer: the pointer again
+    assert "刚才已经回答过了" in same and "接着您刚才问的" not in same
+
+
+async def test_a_short_question_sent_twice_in_the_same_words_gets_the_pointer(chat):
+    first = await chat("工钱老板一直拖着不给咋整", "s")
+    again = await chat("工钱老板一直拖着不给咋整", "s")
+    assert "刚才已经回答过了" in again and "接着您刚才问的" not in again and len(again) < len(first) / 2
