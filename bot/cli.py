@@ -202,8 +202,15 @@ def serve(ctx: CliContext, no_rasa: bool) -> None:
 
     Trains the Rasa model first when its data changed. Listens on LAWLINE_HOST:LAWLINE_PORT with
     LAWLINE_WORKERS app processes (default 1).
+
+    The port listens before anything loads (the Rasa check, the index and its encoder, the danger model: 12 s
+    on a quiet machine, over 20 s on a busy one): a delivery that arrives while a restarted process loads waits
+    in the kernel's queue and is answered once the app is up, instead of being refused until WeChat's three
+    retries (about 15 s) are spent. ``lawline bench faults`` (``kill_app``) measures it.
     """
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
 
     from bot.app import create_app, webhook_secret
     from bot.services import build_services
@@ -215,6 +222,16 @@ def serve(ctx: CliContext, no_rasa: bool) -> None:
 
     settings = ctx.settings
     secret = webhook_secret(settings)  # Rasa shows it to /webhook; every worker reads the same
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
+                               "access_log": False, **proxy_options(settings)}
+    if settings.workers > 1:
+        # Each worker process builds its own services from the same environment; they share the
+        # database (and Redis when set), so deduplication, tokens, tickets and queues are common.
+        config = uvicorn.Config("bot.app:app_from_environment", factory=True, workers=settings.workers, **options)
+    else:
+        config = uvicorn.Config(create_app(lambda: build_services(settings), action_secret=secret), **options)
+    sock = config.bind_socket()
+    sock.listen(config.backlog)  # from now on connections queue; uvicorn accepts them once the app has loaded
     supervisor = None
     if settings.rasa_managed and not no_rasa:
         layout = RasaLayout.default(settings.var_dir)
@@ -227,16 +244,14 @@ def serve(ctx: CliContext, no_rasa: bool) -> None:
         supervisor = RasaSupervisor(server).start()
     try:
         if settings.workers > 1:
-            # Each worker process builds its own services from the same environment; they share the
-            # database (and Redis when set), so deduplication, tokens, tickets and queues are common.
-            uvicorn.run("bot.app:app_from_environment", factory=True, workers=settings.workers,
-                        host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                        access_log=False, **proxy_options(settings))
+            Multiprocess(config, sockets=[sock]).run()
         else:
-            uvicorn.run(create_app(lambda: build_services(settings), action_secret=secret), host=settings.host,
-                        port=settings.port, log_level=settings.log_level.lower(), access_log=False,
-                        **proxy_options(settings))
+            app_server = uvicorn.Server(config)
+            app_server.run(sockets=[sock])
+            if not app_server.started:  # the app did not start (its reason is logged), as uvicorn.run exits
+                raise SystemExit(STARTUP_FAILURE)
     finally:
+        sock.close()
         if supervisor is not None:
             supervisor.stop()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from tests.handoff.test_end_to_end import Resident, pushed, stack_env, wait_for
 pytestmark = pytest.mark.slow
 
 
-def _serve(env, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
+def _serve(env, port: int, log: Path, wait: bool = True, **extra: str) -> subprocess.Popen[bytes]:
     s = env.settings
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith("LAWLINE_")},
@@ -42,6 +43,8 @@ def _serve(env, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         process = subprocess.Popen([str(lawline), "serve", "--no-rasa"], env=environ, stdout=out,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    if not wait:
+        return process
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text(errors="replace")[-2000:]
@@ -125,3 +128,32 @@ def test_nothing_is_lost_when_the_server_is_killed(corpus_index, tmp_path, wecha
     with env.sessions() as session:
         assert [m.state for m in session.scalars(select(OutboxMessage))] == ["sent"]
         assert session.scalar(select(Delivery.state).where(Delivery.kind == "reply")) == "sent"
+
+
+def test_a_message_sent_while_the_server_loads_waits_for_it_and_is_answered(corpus_index, tmp_path, wechat, wecom):
+    """``lawline serve`` listens before it loads (the index, the encoders, the danger model take seconds, more on
+    a busy machine): WeChat's delivery during a restart is queued, not refused until its retries run out."""
+    port = free_port()
+    env = stack_env(corpus_index, tmp_path, wechat, wecom, port)
+    log = tmp_path / "serve.log"
+    process = _serve(env, port, log, wait=False)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the first moment a connection is taken
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert "Application startup complete" not in log.read_text(errors="replace"), "listened only once loaded"
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
+            reply = Resident(http, "o-while-loading").says("老板拖欠工资三个月了怎么办")
+        assert "Application startup complete" in log.read_text(errors="replace")
+        # The passive reply, or (a busy machine missed WeChat's window) the same answer pushed.
+        answer = reply or "".join(wait_for(lambda: [s.content for s in wechat.sent if s.openid == "o-while-loading"],
+                                           timeout=60))
+        assert "劳动" in answer, answer
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
